@@ -1,0 +1,88 @@
+"""The one exception tree of modelref.
+
+Every class carries a stable ``code`` (sent over HTTP as ``X-Error-Code``) so that a client can map an
+answer back to the same class, whether it came from disk or from a server.
+"""
+
+from __future__ import annotations
+
+
+class ModelRefError(Exception):
+    """Base of every error modelref raises on purpose."""
+
+    code = "error"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class NotFound(ModelRefError):
+    code = "not_found"
+
+
+class AlreadyExists(ModelRefError):
+    code = "already_exists"
+
+
+class NameMismatch(ModelRefError):
+    code = "name_mismatch"
+
+
+class InvalidRecord(ModelRefError):
+    """A record (or a whole source file) does not satisfy the data model."""
+
+    code = "invalid_record"
+
+
+class InvalidSource(ModelRefError):
+    """An import source cannot be read or understood."""
+
+    code = "invalid_source"
+
+
+class InvalidTransition(ModelRefError):
+    code = "invalid_transition"
+
+
+class Unauthorized(ModelRefError):
+    code = "unauthorized"
+
+
+class Forbidden(ModelRefError):
+    code = "forbidden"
+
+
+class NotWritable(ModelRefError):
+    code = "not_writable"
+
+
+class Unavailable(ModelRefError):
+    code = "unavailable"
+
+
+class ExportFailed(ModelRefError):
+    code = "export_failed"
+
+
+ALL_ERRORS: tuple[type[ModelRefError], ...] = (
+    NotFound,
+    AlreadyExists,
+    NameMismatch,
+    InvalidRecord,
+    InvalidSource,
+    InvalidTransition,
+    Unauthorized,
+    Forbidden,
+    NotWritable,
+    Unavailable,
+    ExportFailed,
+)
+
+
+def error_for_code(code: str) -> type[ModelRefError]:
+    """Return the class whose ``code`` is *code* (the base class when unknown)."""
+    for cls in ALL_ERRORS:
+        if cls.code == code:
+            return cls
+    return ModelRefError
