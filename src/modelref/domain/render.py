@@ -1,0 +1,54 @@
+"""Render the reference files: v2 documents and the legacy repositories' files, as bytes."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import orjson
+
+from modelref.domain.categories import CATEGORY_INFO, IMAGE_REPO_CATEGORIES, Category
+from modelref.domain.legacy import v2_to_legacy
+from modelref.domain.legacy_text import dump_db_json, v2_to_csv, v2_to_db
+from modelref.domain.records import RecordBase, TextGenerationModelRecord
+from modelref.domain.vocab import GENERATION_PARAMS, TEXT_DEFAULTS
+
+Records = Mapping[Category, Sequence[tuple[str, RecordBase]]]
+"""Per category, its (key, record) pairs in stored order."""
+
+
+def v2_document(pairs: Sequence[tuple[str, RecordBase]]) -> dict[str, Any]:
+    return {key: record.to_document() for key, record in pairs}
+
+
+def legacy_document(category: Category, pairs: Sequence[tuple[str, RecordBase]]) -> dict[str, Any]:
+    """The category's legacy document: ``{key: legacy record}`` (db.json entries for text)."""
+    if category is Category.TEXT_GENERATION:
+        return v2_to_db(r for _, r in pairs if isinstance(r, TextGenerationModelRecord))
+    return {key: v2_to_legacy(category, record) for key, record in pairs}
+
+
+def v2_files(records: Records) -> dict[str, bytes]:
+    """One v2 file per category (every category, empty ones as ``{}``)."""
+    return {
+        info.v2_file: orjson.dumps(v2_document(records.get(category, ())), option=orjson.OPT_INDENT_2) + b"\n"
+        for category, info in CATEGORY_INFO.items()
+    }
+
+
+def legacy_files(records: Records) -> dict[str, bytes]:
+    """The legacy repositories' files: the image repository's JSON files and the text repository's four."""
+    files: dict[str, bytes] = {}
+    for category in IMAGE_REPO_CATEGORIES:
+        file_name = CATEGORY_INFO[category].legacy_file
+        assert file_name is not None
+        document = legacy_document(category, records.get(category, ()))
+        files[file_name] = (json.dumps(document, indent=4) + "\n").encode()
+    files["lora.json"] = b"[]\n"  # the image repository keeps an empty list here; LoRAs live elsewhere
+    text = [r for _, r in records.get(Category.TEXT_GENERATION, ()) if isinstance(r, TextGenerationModelRecord)]
+    files["db.json"] = dump_db_json(v2_to_db(text)).encode()
+    files["models.csv"] = v2_to_csv(text).encode()
+    files["defaults.json"] = (json.dumps(TEXT_DEFAULTS, indent=2) + "\n").encode()
+    files["generation_params.json"] = (json.dumps(GENERATION_PARAMS, indent=2) + "\n").encode()
+    return files

@@ -1,0 +1,87 @@
+"""The one Settings class. Built only by entry points (the CLI and ``create_app``), then passed down."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, Self
+
+import platformdirs
+from pydantic import AliasChoices, BaseModel, Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from modelref.client.sources import GithubLayout
+
+GITHUB_SOURCE = "github"
+
+
+class ReplicateMode(StrEnum):
+    PRIMARY = "PRIMARY"
+    REPLICA = "REPLICA"
+
+
+class CanonicalFormat(StrEnum):
+    V2 = "v2"
+    LEGACY = "legacy"
+
+
+def _split_list(value: Any) -> Any:
+    """Accept a JSON list or a comma-separated string (``"1,2"``) for list settings."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            import json
+
+            return json.loads(text)
+        return [part.strip() for part in text.split(",") if part.strip()]
+    return value
+
+
+class PendingQueueSettings(BaseModel):
+    requestor_ids: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """AI-Horde user ids allowed to propose changes (approvers may too). Empty: nobody (fails closed)."""
+    approver_ids: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """AI-Horde user ids allowed to review and apply changes. Empty: nobody (fails closed)."""
+
+    _split = field_validator("requestor_ids", "approver_ids", mode="before")(_split_list)
+
+
+class Settings(BaseSettings):
+    """modelref's configuration, from ``HORDE_MODEL_REFERENCE_*`` environment variables."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="HORDE_MODEL_REFERENCE_", env_nested_delimiter="__", extra="ignore", validate_default=True
+    )
+
+    data_dir: Path = Field(default_factory=lambda: Path(platformdirs.user_data_dir("modelref")))
+    """Where the embedded database and caches live."""
+    database_url: str | None = None
+    """SQLAlchemy URL of the PRIMARY's database; default: a SQLite file in the data directory."""
+    seed_source: str = GITHUB_SOURCE
+    """What an empty PRIMARY imports on first start: a folder, a URL, or ``github`` (the legacy repositories)."""
+    replicate_mode: ReplicateMode = ReplicateMode.PRIMARY
+    canonical_format: CanonicalFormat = CanonicalFormat.V2
+    """Which API version accepts writes on a PRIMARY."""
+    primary_api_url: str = "https://models.aihorde.net/api"
+    """The PRIMARY a REPLICA reads from (note the ``/api``)."""
+    ai_horde_url: str = Field(
+        default="https://aihorde.net/api/", validation_alias=AliasChoices("AI_HORDE_URL", "HORDE_MODEL_REFERENCE_AI_HORDE_URL")
+    )
+    """Base URL of the AI-Horde API (auth and live model usage)."""
+    pending_queue: PendingQueueSettings = Field(default_factory=PendingQueueSettings)
+    cors_allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """Origins allowed to call the API from a browser."""
+    github: GithubLayout = Field(default_factory=GithubLayout)
+
+    _split = field_validator("cors_allowed_origins", mode="before")(_split_list)
+
+    @model_validator(mode="after")
+    def _default_database(self) -> Self:
+        if self.database_url is None:
+            self.database_url = f"sqlite:///{self.data_dir / 'modelref.sqlite3'}"
+        return self
+
+    @property
+    def database(self) -> str:
+        assert self.database_url is not None  # set by the validator above
+        return self.database_url

@@ -1,0 +1,55 @@
+"""The database schema (SQLAlchemy Core). Alembic migrations in ``migrations/`` create it."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+records = sa.Table(
+    "records",
+    metadata,
+    # The id is the stored order: the order in which keys were first imported or created.
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("category", sa.String(64), nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("document", sa.Text, nullable=False),
+    sa.Column("baseline", sa.Text, nullable=True),
+    sa.Column("nsfw", sa.Boolean, nullable=True),
+    sa.UniqueConstraint("category", "name", name="uq_records_category_name"),
+)
+
+categories = sa.Table(
+    "categories",
+    metadata,
+    sa.Column("category", sa.String(64), primary_key=True),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("last_updated", sa.Float, nullable=False),
+    sa.Column("initialized_at", sa.Float, nullable=False),
+)
+
+audit_events = sa.Table(
+    "audit_events",
+    metadata,
+    sa.Column("event_id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("timestamp", sa.BigInteger, nullable=False),
+    sa.Column("domain", sa.String(16), nullable=False),
+    sa.Column("category", sa.String(64), nullable=False),
+    sa.Column("model_name", sa.Text, nullable=False),
+    sa.Column("operation", sa.String(16), nullable=False),
+    sa.Column("logical_user_id", sa.Text, nullable=False),
+    sa.Column("request_id", sa.Text, nullable=True),
+    sa.Column("payload", sa.Text, nullable=True),
+    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+)
+sa.Index("ix_audit_events_category", audit_events.c.category, audit_events.c.event_id)
+
+audit_head = sa.Table(
+    "audit_head",
+    metadata,
+    # One row (id = 1): the chain's head. Appenders lock it, so the chain never forks.
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("last_event_id", sa.Integer, nullable=False),
+    sa.Column("last_hash", sa.String(64), nullable=False),
+)
