@@ -1,0 +1,73 @@
+"""modelref: the AI-Horde model reference as typed records, reference files and a service.
+
+``import modelref`` has no side effects: it reads no environment, touches no disk and imports no web
+stack or database driver.
+"""
+
+from modelref.domain.categories import Category, ModelDomain, ModelPurpose
+from modelref.domain.records import (
+    AnyRecord,
+    AudioGenerationModelRecord,
+    BlipModelRecord,
+    ClipModelRecord,
+    CodeformerModelRecord,
+    ControlnetModelRecord,
+    DownloadRecord,
+    EsrganModelRecord,
+    GfpganModelRecord,
+    ImageGenerationModelRecord,
+    LoraModelRecord,
+    MiscellaneousModelRecord,
+    RecordBase,
+    SafetyCheckerModelRecord,
+    TextGenerationModelRecord,
+    TiModelRecord,
+    VideoGenerationModelRecord,
+    parse_record,
+)
+from modelref.errors import (
+    AlreadyExists,
+    Forbidden,
+    InvalidRecord,
+    InvalidSource,
+    ModelRefError,
+    NameMismatch,
+    NotFound,
+    NotWritable,
+    Unauthorized,
+    Unavailable,
+)
+
+__all__ = [
+    "AlreadyExists",
+    "AnyRecord",
+    "AudioGenerationModelRecord",
+    "BlipModelRecord",
+    "Category",
+    "ClipModelRecord",
+    "CodeformerModelRecord",
+    "ControlnetModelRecord",
+    "DownloadRecord",
+    "EsrganModelRecord",
+    "Forbidden",
+    "GfpganModelRecord",
+    "ImageGenerationModelRecord",
+    "InvalidRecord",
+    "InvalidSource",
+    "LoraModelRecord",
+    "MiscellaneousModelRecord",
+    "ModelDomain",
+    "ModelPurpose",
+    "ModelRefError",
+    "NameMismatch",
+    "NotFound",
+    "NotWritable",
+    "RecordBase",
+    "SafetyCheckerModelRecord",
+    "TextGenerationModelRecord",
+    "TiModelRecord",
+    "Unauthorized",
+    "Unavailable",
+    "VideoGenerationModelRecord",
+    "parse_record",
+]

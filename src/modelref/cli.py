@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -14,6 +15,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from modelref.errors import ModelRefError
+
+if TYPE_CHECKING:
+    from modelref.settings import Settings
+    from modelref.storage.store import Store
 
 app = typer.Typer(
     help="modelref: the AI-Horde model reference (reference files, library and service).",
@@ -25,22 +30,26 @@ console = Console(stderr=True)
 out = Console()
 
 
-def _settings():  # type: ignore[no-untyped-def]
+def _settings() -> Settings:
     from modelref.settings import Settings
 
     return Settings()
 
 
-def _open_store(database_url: str | None):  # type: ignore[no-untyped-def]
+@contextlib.contextmanager
+def _open_store(database_url: str | None) -> Iterator[Store]:
+    """The migrated store named by --database-url or the settings; closed afterwards."""
     try:
         from modelref.storage.store import Store
     except ImportError as error:  # the library was installed without the service extra
         console.print(f"[red]error:[/] {error.name} is missing: install modelref[service]")
         raise typer.Exit(2) from None
-    settings = _settings()
-    store = Store(database_url or settings.database)
-    store.migrate()
-    return store
+    store = Store(database_url or _settings().database)
+    try:
+        store.migrate()
+        yield store
+    finally:
+        store.close()
 
 
 def _fail(error: ModelRefError) -> typer.Exit:
@@ -50,7 +59,10 @@ def _fail(error: ModelRefError) -> typer.Exit:
 
 DatabaseOption = Annotated[
     str | None,
-    typer.Option("--database-url", help="SQLAlchemy URL; default: HORDE_MODEL_REFERENCE_DATABASE_URL or the SQLite file in the data directory."),
+    typer.Option(
+        "--database-url",
+        help="SQLAlchemy URL; default: HORDE_MODEL_REFERENCE_DATABASE_URL or the SQLite file in the data directory.",
+    ),
 ]
 
 
@@ -58,7 +70,10 @@ DatabaseOption = Annotated[
 def import_(
     source: Annotated[
         str | None,
-        typer.Argument(help="A folder of legacy or v2 files, a URL of such a folder, or 'github' (the legacy repositories). Default: HORDE_MODEL_REFERENCE_SEED_SOURCE."),
+        typer.Argument(
+            help="A folder of legacy or v2 files, a URL of such a folder, or 'github' (the legacy repositories)."
+            " Default: HORDE_MODEL_REFERENCE_SEED_SOURCE."
+        ),
     ] = None,
     database_url: DatabaseOption = None,
 ) -> None:
@@ -73,12 +88,18 @@ def import_(
 
     settings = _settings()
     source = source or settings.seed_source
-    store = _open_store(database_url)
     started = time.perf_counter()
     try:
-        with Progress(
-            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
-        ) as progress:
+        with (
+            _open_store(database_url) as store,
+            Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=console,
+            ) as progress,
+        ):
             reading = progress.add_task(f"reading {source}", total=None)
             files = read_source(source, settings.github, lambda name: progress.advance(reading))
             progress.update(reading, total=len(files), completed=len(files))
@@ -92,20 +113,28 @@ def import_(
         table.add_column(column, justify="left" if column in ("category", "format") else "right")
     for row in report.categories:
         table.add_row(
-            row.category.value, row.source_format, *map(str, (row.total, row.created, row.updated, row.deleted, row.unchanged))
+            row.category.value,
+            row.source_format,
+            *map(str, (row.total, row.created, row.updated, row.deleted, row.unchanged)),
         )
     out.print(table)
     for warning in report.warnings:
         console.print(f"[yellow]warning:[/] {warning}")
     total = sum(r.total for r in report.categories)
-    out.print(f"{total} records in {len(report.categories)} categories, {len(report.warnings)} warnings, {time.perf_counter() - started:.2f}s")
+    elapsed = time.perf_counter() - started
+    out.print(
+        f"{total} records in {len(report.categories)} categories, {len(report.warnings)} warnings, {elapsed:.2f}s"
+    )
 
 
 @app.command()
 def export(
     directory: Annotated[Path, typer.Argument(help="Folder to write into (created if missing).")],
     format: Annotated[
-        str, typer.Option("--format", "-f", help="v2, legacy (the GitHub repositories' files), or both (DIR/v2 and DIR/legacy).")
+        str,
+        typer.Option(
+            "--format", "-f", help="v2, legacy (the GitHub repositories' files), or both (DIR/v2 and DIR/legacy)."
+        ),
     ] = "both",
     database_url: DatabaseOption = None,
 ) -> None:
@@ -117,9 +146,9 @@ def export(
     except ValueError:
         console.print(f"[red]error:[/] --format must be v2, legacy or both, not {format!r}")
         raise typer.Exit(2) from None
-    store = _open_store(database_url)
     try:
-        plan = plan_export(store, fmt, directory)
+        with _open_store(database_url) as store:
+            plan = plan_export(store, fmt, directory)
         write_export(plan)
     except ModelRefError as error:
         raise _fail(error) from None
@@ -132,8 +161,8 @@ def check(database_url: DatabaseOption = None) -> None:
     """Validate every stored record and verify the audit hash chain; exit 1 on any problem."""
     from modelref.services.check import check_store
 
-    store = _open_store(database_url)
-    report = check_store(store)
+    with _open_store(database_url) as store:
+        report = check_store(store)
     for warning in report.warnings:
         console.print(f"[yellow]warning:[/] {warning}")
     for problem in report.problems:
@@ -151,4 +180,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

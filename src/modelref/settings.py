@@ -65,7 +65,8 @@ class Settings(BaseSettings):
     primary_api_url: str = "https://models.aihorde.net/api"
     """The PRIMARY a REPLICA reads from (note the ``/api``)."""
     ai_horde_url: str = Field(
-        default="https://aihorde.net/api/", validation_alias=AliasChoices("AI_HORDE_URL", "HORDE_MODEL_REFERENCE_AI_HORDE_URL")
+        default="https://aihorde.net/api/",
+        validation_alias=AliasChoices("AI_HORDE_URL", "HORDE_MODEL_REFERENCE_AI_HORDE_URL"),
     )
     """Base URL of the AI-Horde API (auth and live model usage)."""
     pending_queue: PendingQueueSettings = Field(default_factory=PendingQueueSettings)

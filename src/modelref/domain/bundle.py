@@ -124,7 +124,11 @@ def read_bundle(files: Mapping[str, bytes]) -> Bundle:
 
     text: list[tuple[str, RecordBase]] | None = None
     if "text_generation.json" in files:
-        text = _v2_records(Category.TEXT_GENERATION, "text_generation.json", load_json("text_generation.json", files["text_generation.json"]))
+        text = _v2_records(
+            Category.TEXT_GENERATION,
+            "text_generation.json",
+            load_json("text_generation.json", files["text_generation.json"]),
+        )
         bundle.formats[Category.TEXT_GENERATION] = "v2"
     elif "models.csv" in files:
         try:

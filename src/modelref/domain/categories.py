@@ -140,12 +140,8 @@ CATEGORY_INFO: dict[Category, CategoryInfo] = {
         "safety_checker",
         ("name", "type", "description", "version", "config", "available"),
     ),
-    Category.VIDEO_GENERATION: CategoryInfo(
-        ModelDomain.VIDEO, ModelPurpose.GENERATION, "video_generation.json", None
-    ),
-    Category.AUDIO_GENERATION: CategoryInfo(
-        ModelDomain.AUDIO, ModelPurpose.GENERATION, "audio_generation.json", None
-    ),
+    Category.VIDEO_GENERATION: CategoryInfo(ModelDomain.VIDEO, ModelPurpose.GENERATION, "video_generation.json", None),
+    Category.AUDIO_GENERATION: CategoryInfo(ModelDomain.AUDIO, ModelPurpose.GENERATION, "audio_generation.json", None),
     Category.MISCELLANEOUS: CategoryInfo(
         ModelDomain.IMAGE,
         ModelPurpose.MISCELLANEOUS,

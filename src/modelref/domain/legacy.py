@@ -168,7 +168,11 @@ def _file_entry(category: Category, download: Any) -> dict[str, Any]:
         "file_type": download.file_purpose,
         "content_hash": download.content_hash,
     }
-    order = _FILE_KEYS if category is Category.IMAGE_GENERATION else ("path", "sha256sum", "md5sum", "file_type", "content_hash")
+    order = (
+        _FILE_KEYS
+        if category is Category.IMAGE_GENERATION
+        else ("path", "sha256sum", "md5sum", "file_type", "content_hash")
+    )
     return {k: values[k] for k in order if values[k] is not None}
 
 
@@ -199,7 +203,9 @@ def v2_to_legacy(category: Category, record: RecordBase) -> dict[str, Any]:
     config: dict[str, Any] = {
         "files": [_file_entry(category, d) for d in record.config.download]
         + list(record.config.legacy_extra_files or ()),
-        "download": [{"file_name": d.file_name, "file_path": "", "file_url": d.file_url} for d in record.config.download],
+        "download": [
+            {"file_name": d.file_name, "file_path": "", "file_url": d.file_url} for d in record.config.download
+        ],
     }
     if record.config.embedded_component_hashes is not None:
         config["embedded_component_hashes"] = dict(record.config.embedded_component_hashes)

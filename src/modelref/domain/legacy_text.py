@@ -18,7 +18,18 @@ from modelref.domain.textnames import base_name
 from modelref.domain.vocab import TEXT_DEFAULTS, backend_of
 from modelref.errors import InvalidRecord
 
-CSV_HEADER = ("name", "parameters_bn", "display_name", "url", "baseline", "description", "style", "tags", "instruct_format", "settings")
+CSV_HEADER = (
+    "name",
+    "parameters_bn",
+    "display_name",
+    "url",
+    "baseline",
+    "description",
+    "style",
+    "tags",
+    "instruct_format",
+    "settings",
+)
 _OPTIONAL_TAIL = ("display_name", "url", "tags", "instruct_format", "settings")
 
 
@@ -230,4 +241,3 @@ def v2_to_db(records: Iterable[TextGenerationModelRecord]) -> dict[str, dict[str
 def dump_db_json(db: dict[str, Any]) -> str:
     """Serialize db.json exactly as the text repository does."""
     return json.dumps(db, indent=4) + "\n"
-

@@ -12,6 +12,8 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, JsonValue, fiel
 from modelref.domain.categories import CATEGORY_INFO, Category, ModelDomain, ModelPurpose
 
 SCHEMA_VERSION = "2.0.0"
+MAX_NAME_LENGTH = 255
+"""Longest model name accepted (the longest real name is far shorter; indexes stay small)."""
 FIXME_SHA256 = "FIXME"
 
 Scalar: TypeAlias = int | float | str | bool
@@ -89,6 +91,8 @@ class RecordBase(_Model):
     def _check_name(cls, name: str) -> str:
         if not name.strip():
             raise ValueError("name must not be empty or whitespace")
+        if len(name) > MAX_NAME_LENGTH:
+            raise ValueError(f"name must be at most {MAX_NAME_LENGTH} characters")
         if "\\" in name:
             raise ValueError("name must not contain a backslash")
         if "\x00" in name:

@@ -40,9 +40,7 @@ IMAGE_BASELINES: Final[dict[str, tuple[str, ...]]] = {
 }
 """Each known image baseline with the alternative names accepted for it."""
 
-BASELINE_ALIASES: Final[dict[str, str]] = {
-    alt: value for value, alts in IMAGE_BASELINES.items() for alt in alts
-}
+BASELINE_ALIASES: Final[dict[str, str]] = {alt: value for value, alts in IMAGE_BASELINES.items() for alt in alts}
 
 LEGACY_TO_V2_BASELINE: Final[dict[str, str]] = {
     "stable diffusion 1": "stable_diffusion_1",

@@ -66,7 +66,9 @@ def import_bundle(
                 if old is None:
                     document = stamp(document, None, now)
                     created.append((key, document))
-                    events.append(EventSpec(Domain.V2, category.value, key, Operation.CREATE, user, {"after": document}))
+                    events.append(
+                        EventSpec(Domain.V2, category.value, key, Operation.CREATE, user, {"after": document})
+                    )
                     result.created += 1
                 elif same_content(document, old):
                     result.unchanged += 1
@@ -74,7 +76,9 @@ def import_bundle(
                     document = stamp(document, old, now)
                     tx.put(category, key, document)
                     events.append(
-                        EventSpec(Domain.V2, category.value, key, Operation.UPDATE, user, {"delta": delta(old, document)})
+                        EventSpec(
+                            Domain.V2, category.value, key, Operation.UPDATE, user, {"delta": delta(old, document)}
+                        )
                     )
                     result.updated += 1
             tx.put_many(category, created)

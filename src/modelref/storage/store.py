@@ -124,9 +124,7 @@ class Store:
             return {Category(c): v for c, v in rows}
 
     def states(self) -> dict[Category, CategoryState]:
-        counts = (
-            sa.select(records.c.category, sa.func.count().label("n")).group_by(records.c.category).subquery()
-        )
+        counts = sa.select(records.c.category, sa.func.count().label("n")).group_by(records.c.category).subquery()
         query = sa.select(categories, sa.func.coalesce(counts.c.n, 0)).outerjoin(
             counts, counts.c.category == categories.c.category
         )
@@ -182,9 +180,7 @@ class Store:
 
 def _load(conn: Connection, category: Category) -> list[StoredRecord]:
     rows = conn.execute(
-        sa.select(records.c.name, records.c.document)
-        .where(records.c.category == category.value)
-        .order_by(records.c.id)
+        sa.select(records.c.name, records.c.document).where(records.c.category == category.value).order_by(records.c.id)
     )
     return [StoredRecord(name, orjson.loads(document)) for name, document in rows]
 
@@ -250,9 +246,7 @@ class WriteTransaction:
             )
 
     def delete(self, category: Category, name: str) -> bool:
-        result = self.conn.execute(
-            records.delete().where(records.c.category == category.value, records.c.name == name)
-        )
+        result = self.conn.execute(records.delete().where(records.c.category == category.value, records.c.name == name))
         return result.rowcount > 0
 
     def touch(self, category: Category, now: float | None = None) -> int:
@@ -283,13 +277,30 @@ class WriteTransaction:
             ts = int(time.time()) if spec.timestamp is None else spec.timestamp
             payload = None if spec.payload is None else _dumps(spec.payload)
             digest = event_hash(
-                prev, event_id, ts, spec.domain, spec.category, spec.model_name, spec.operation, spec.user,
-                spec.request_id, payload,
+                prev,
+                event_id,
+                ts,
+                spec.domain,
+                spec.category,
+                spec.model_name,
+                spec.operation,
+                spec.user,
+                spec.request_id,
+                payload,
             )
             written.append(
                 AuditEvent(
-                    event_id, ts, spec.domain, spec.category, spec.model_name, spec.operation, spec.user,
-                    spec.request_id, payload, prev, digest,
+                    event_id,
+                    ts,
+                    spec.domain,
+                    spec.category,
+                    spec.model_name,
+                    spec.operation,
+                    spec.user,
+                    spec.request_id,
+                    payload,
+                    prev,
+                    digest,
                 )
             )
             prev = digest
@@ -312,7 +323,9 @@ class WriteTransaction:
                 for e in written
             ],
         )
-        self.conn.execute(audit_head.update().where(audit_head.c.id == 1).values(last_event_id=event_id, last_hash=prev))
+        self.conn.execute(
+            audit_head.update().where(audit_head.c.id == 1).values(last_event_id=event_id, last_hash=prev)
+        )
         return written
 
 
