@@ -173,6 +173,42 @@ def check(database_url: DatabaseOption = None) -> None:
         raise typer.Exit(1)
 
 
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 19800,
+    workers: Annotated[int, typer.Option(help="Worker processes (each keeps its own in-memory catalog).")] = 1,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
+) -> None:
+    """Start the HTTP service (PRIMARY on the embedded SQLite database unless configured otherwise).
+
+    An empty database first imports HORDE_MODEL_REFERENCE_SEED_SOURCE. The API is under /api; the
+    interactive docs at /api/docs.
+    """
+    import uvicorn
+
+    settings = _settings()
+    console.print(
+        f"modelref {settings.replicate_mode.value} (canonical {settings.canonical_format.value}) on "
+        f"{_settings_database(settings)}; docs at http://{host}:{port}/api/docs"
+    )
+    uvicorn.run(
+        "modelref.http.app:app_from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=log_level,
+        proxy_headers=True,
+    )
+
+
+def _settings_database(settings: Settings) -> str:
+    from sqlalchemy import make_url
+
+    return make_url(settings.database).render_as_string(hide_password=True)
+
+
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)

@@ -41,6 +41,12 @@ class InvalidSource(ModelRefError):
     code = "invalid_source"
 
 
+class InvalidQuery(ModelRefError):
+    """A search or filter names a field, backend or source that does not exist."""
+
+    code = "invalid_query"
+
+
 class InvalidTransition(ModelRefError):
     code = "invalid_transition"
 
@@ -71,6 +77,7 @@ ALL_ERRORS: tuple[type[ModelRefError], ...] = (
     NameMismatch,
     InvalidRecord,
     InvalidSource,
+    InvalidQuery,
     InvalidTransition,
     Unauthorized,
     Forbidden,

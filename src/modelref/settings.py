@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Self
 
@@ -11,18 +10,9 @@ from pydantic import AliasChoices, BaseModel, Field, field_validator, model_vali
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from modelref.client.sources import GithubLayout
+from modelref.domain.deployment import CanonicalFormat, Deployment, ReplicateMode
 
 GITHUB_SOURCE = "github"
-
-
-class ReplicateMode(StrEnum):
-    PRIMARY = "PRIMARY"
-    REPLICA = "REPLICA"
-
-
-class CanonicalFormat(StrEnum):
-    V2 = "v2"
-    LEGACY = "legacy"
 
 
 def _split_list(value: Any) -> Any:
@@ -81,6 +71,17 @@ class Settings(BaseSettings):
         if self.database_url is None:
             self.database_url = f"sqlite:///{self.data_dir / 'modelref.sqlite3'}"
         return self
+
+    @field_validator("replicate_mode", "canonical_format", mode="before")
+    @classmethod
+    def _case_insensitive(cls, value: object) -> object:
+        if isinstance(value, str):
+            return value.upper() if value.upper() in ReplicateMode.__members__ else value.lower()
+        return value
+
+    @property
+    def deployment(self) -> Deployment:
+        return Deployment(self.replicate_mode, self.canonical_format)
 
     @property
     def database(self) -> str:

@@ -88,7 +88,13 @@ def import_bundle(
                 result.deleted += 1
             if events:
                 tx.append_events(events)
-                tx.touch(category, now)
+                counts = {
+                    Operation.CREATE: result.created,
+                    Operation.UPDATE: result.updated,
+                    Operation.DELETE: result.deleted,
+                }
+                last = events[-1]
+                tx.touch(category, now, counts, (last.operation, last.model_name))
             report.categories.append(result)
             if on_category:
                 on_category(category, len(pairs))

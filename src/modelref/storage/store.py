@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -24,16 +24,26 @@ from modelref.domain.audit import AuditEvent, Domain, Operation, event_hash, ver
 from modelref.domain.categories import Category
 from modelref.storage.tables import audit_events, audit_head, categories, records
 
-_MIGRATION_LOCK = 7_311_991  # any fixed number: the PostgreSQL advisory lock that serializes migrations
+_MIGRATION_LOCK = 7_311_991  # any fixed numbers: the PostgreSQL advisory locks for migrations and writes
+_WRITE_LOCK = 7_311_992
+_CHANNEL = "modelref_changes"
 
 
 @dataclass(frozen=True, slots=True)
 class CategoryState:
+    """A category's version, timestamps and write counters, with its current record count."""
+
     category: Category
     version: int
     last_updated: float
     initialized_at: float
     count: int
+    last_operation_type: str | None = None
+    last_operation_model: str | None = None
+    total_creates: int = 0
+    total_updates: int = 0
+    total_deletes: int = 0
+    error_count: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +93,7 @@ class Store:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = create_engine(url)
+        self._listener: Any = None
 
     @property
     def dialect(self) -> str:
@@ -93,6 +104,9 @@ class Store:
         return sa.make_url(self.url).render_as_string(hide_password=True)
 
     def close(self) -> None:
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
         self.engine.dispose()
 
     def migrate(self) -> None:
@@ -131,7 +145,17 @@ class Store:
         with self.engine.connect() as conn:
             return {
                 Category(row.category): CategoryState(
-                    Category(row.category), row.version, row.last_updated, row.initialized_at, row[-1]
+                    category=Category(row.category),
+                    version=row.version,
+                    last_updated=row.last_updated,
+                    initialized_at=row.initialized_at,
+                    count=row[-1],
+                    last_operation_type=row.last_operation_type,
+                    last_operation_model=row.last_operation_model,
+                    total_creates=row.total_creates,
+                    total_updates=row.total_updates,
+                    total_deletes=row.total_deletes,
+                    error_count=row.error_count,
                 )
                 for row in conn.execute(query)
             }
@@ -173,9 +197,57 @@ class Store:
 
     @contextlib.contextmanager
     def write(self) -> Iterator[WriteTransaction]:
-        """One write transaction: everything done through it commits together, or not at all."""
+        """One write transaction: everything done through it commits together, or not at all.
+
+        Write transactions are serialized across every process on the database (SQLite: BEGIN
+        IMMEDIATE; PostgreSQL: a transaction-scoped advisory lock), so a writer always sees the
+        latest committed state and two writers never interleave.
+        """
         with self.engine.connect().execution_options(writer=True) as conn, conn.begin():
+            if self.dialect == "postgresql":
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _WRITE_LOCK})
             yield WriteTransaction(conn)
+
+    def load_state(self, category: Category) -> tuple[CategoryState | None, list[StoredRecord]]:
+        """The category's state and records, read in one snapshot (None: never written)."""
+        with self.engine.connect() as conn, conn.begin():
+            records_ = _load(conn, category)
+            row = conn.execute(sa.select(categories).where(categories.c.category == category.value)).first()
+        if row is None:
+            return None, records_
+        state = CategoryState(
+            category=category,
+            version=row.version,
+            last_updated=row.last_updated,
+            initialized_at=row.initialized_at,
+            count=len(records_),
+            last_operation_type=row.last_operation_type,
+            last_operation_model=row.last_operation_model,
+            total_creates=row.total_creates,
+            total_updates=row.total_updates,
+            total_deletes=row.total_deletes,
+            error_count=row.error_count,
+        )
+        return state, records_
+
+    def wait_for_change(self, timeout: float) -> None:
+        """Block until another process may have committed a write, or *timeout* seconds pass.
+
+        PostgreSQL: LISTEN for the notification every write sends; SQLite: just wait.
+        """
+        if self.dialect != "postgresql":
+            time.sleep(timeout)
+            return
+        if self._listener is None:
+            raw = self.engine.raw_connection()
+            raw.detach()  # a dedicated connection: it keeps LISTENing and never goes back to the pool
+            driver = raw.driver_connection
+            driver.autocommit = True  # type: ignore[union-attr]
+            driver.execute(f"LISTEN {_CHANNEL}")  # type: ignore[union-attr]
+            self._listener = raw
+        driver = self._listener.driver_connection
+        for _ in driver.notifies(timeout=timeout, stop_after=1):
+            break
 
 
 def _load(conn: Connection, category: Category) -> list[StoredRecord]:
@@ -249,19 +321,51 @@ class WriteTransaction:
         result = self.conn.execute(records.delete().where(records.c.category == category.value, records.c.name == name))
         return result.rowcount > 0
 
-    def touch(self, category: Category, now: float | None = None) -> int:
-        """Bump the category's version and last_updated; return the new version."""
+    def touch(
+        self,
+        category: Category,
+        now: float | None = None,
+        counts: Mapping[Operation, int] | None = None,
+        last: tuple[Operation, str] | None = None,
+    ) -> int:
+        """Bump the category's version and last_updated, add *counts* to its write counters and record
+        the *last* operation; return the new version."""
         now = time.time() if now is None else now
+        counts = counts or {}
+        values: dict[str, Any] = {
+            "version": categories.c.version + 1,
+            "last_updated": now,
+            "total_creates": categories.c.total_creates + counts.get(Operation.CREATE, 0),
+            "total_updates": categories.c.total_updates + counts.get(Operation.UPDATE, 0),
+            "total_deletes": categories.c.total_deletes + counts.get(Operation.DELETE, 0),
+        }
+        if last is not None:
+            values |= {"last_operation_type": last[0].value, "last_operation_model": last[1]}
         updated = self.conn.execute(
             categories.update()
             .where(categories.c.category == category.value)
-            .values(version=categories.c.version + 1, last_updated=now)
+            .values(**values)
             .returning(categories.c.version)
         ).scalar()
+        if self.conn.dialect.name == "postgresql":
+            # Delivered on commit: other processes LISTENing reload the category at once.
+            self.conn.execute(
+                sa.text("SELECT pg_notify(:channel, :category)"), {"channel": _CHANNEL, "category": category.value}
+            )
         if updated is not None:
             return int(updated)
         self.conn.execute(
-            categories.insert().values(category=category.value, version=1, last_updated=now, initialized_at=now)
+            categories.insert().values(
+                category=category.value,
+                version=1,
+                last_updated=now,
+                initialized_at=now,
+                last_operation_type=last[0].value if last else None,
+                last_operation_model=last[1] if last else None,
+                total_creates=counts.get(Operation.CREATE, 0),
+                total_updates=counts.get(Operation.UPDATE, 0),
+                total_deletes=counts.get(Operation.DELETE, 0),
+            )
         )
         return 1
 

@@ -26,6 +26,12 @@ categories = sa.Table(
     sa.Column("version", sa.Integer, nullable=False),
     sa.Column("last_updated", sa.Float, nullable=False),
     sa.Column("initialized_at", sa.Float, nullable=False),
+    sa.Column("last_operation_type", sa.String(16), nullable=True),
+    sa.Column("last_operation_model", sa.Text, nullable=True),
+    sa.Column("total_creates", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("total_updates", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("total_deletes", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("error_count", sa.Integer, nullable=False, server_default="0"),
 )
 
 audit_events = sa.Table(

@@ -1,0 +1,186 @@
+"""The one query engine: filter, de-duplicate, sort and page records (API.md §4).
+
+Serves the HTTP search routes and library users alike. Records are given as ``Hit`` rows: the stored
+key, the typed record and its stored document (what a result shows).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from modelref.domain.categories import Category
+from modelref.domain.records import RECORD_CLASSES, RecordBase
+from modelref.domain.textnames import parse
+from modelref.domain.vocab import TEXT_BACKENDS, backend_of
+from modelref.errors import InvalidQuery
+
+HORDE_SOURCE = "horde"
+ANY_SOURCE = "any"
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    key: str
+    record: RecordBase
+    document: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class SearchQuery:
+    nsfw: bool | None = None
+    baseline: str | None = None
+    inpainting: bool | None = None
+    tags_any: tuple[str, ...] = ()
+    tags_all: tuple[str, ...] = ()
+    tags_none: tuple[str, ...] = ()
+    name_contains: str | None = None
+    backend: str | None = None
+    exclude_backend_variations: bool = False
+    quantized: bool | None = None
+    sort_by: str | None = None
+    sort_desc: bool = False
+    limit: int = 50
+    offset: int = 0
+    source: str = HORDE_SOURCE
+
+
+@dataclass(frozen=True, slots=True)
+class SearchPage:
+    hits: list[Hit] = field(default_factory=list)
+    total: int = 0
+    offset: int = 0
+    limit: int = 50
+
+    @property
+    def has_more(self) -> bool:
+        return self.offset + self.limit < self.total
+
+
+def record_fields(cls: type[RecordBase]) -> list[str]:
+    """The field names a record type exposes on the wire (aliases where they differ)."""
+    names = []
+    for name, info in cls.model_fields.items():
+        names.append(info.serialization_alias or name)
+    return names
+
+
+COMMON_FIELDS = record_fields(RecordBase)
+_GENERIC_NAME = "GenericModelRecord"
+
+
+def _fields_for(category: Category | None) -> tuple[str, list[str], set[str]]:
+    """(type name, wire field names, accepted names incl. attribute names) of a category or of all."""
+    if category is None:
+        return _GENERIC_NAME, COMMON_FIELDS, set(COMMON_FIELDS)
+    cls = RECORD_CLASSES[category]
+    wire = record_fields(cls)
+    return cls.__name__, wire, set(wire) | set(cls.model_fields)
+
+
+def _require(field_name: str, category: Category | None, what: str) -> None:
+    type_name, wire, accepted = _fields_for(category)
+    if field_name not in accepted:
+        raise InvalidQuery(f"{what}: Field '{field_name}' does not exist on {type_name}. Valid fields: {sorted(wire)}")
+
+
+def _wire_name(category: Category | None, name: str) -> str:
+    if category is None:
+        return name
+    info = RECORD_CLASSES[category].model_fields.get(name)
+    return (info.serialization_alias or name) if info else name
+
+
+def validate(query: SearchQuery, category: Category | None) -> None:
+    """Raise InvalidQuery for a filter or sort the category's record type cannot answer."""
+    filter_fields = (
+        ("nsfw", query.nsfw is not None),
+        ("baseline", query.baseline is not None),
+        ("inpainting", query.inpainting is not None),
+        ("tags", bool(query.tags_any or query.tags_all or query.tags_none)),
+    )
+    if category is not None:
+        for name, used in filter_fields:
+            if used:
+                _require(name, category, "Filter not supported for this category")
+    if query.sort_by:
+        _require(query.sort_by.split("__", 1)[0], category, "Invalid sort_by field")
+    if category is Category.TEXT_GENERATION and query.backend is not None and query.backend not in TEXT_BACKENDS:
+        raise InvalidQuery(f"Unknown backend '{query.backend}'. Valid backends: {list(TEXT_BACKENDS)}")
+    if query.source not in (HORDE_SOURCE, ANY_SOURCE):
+        raise InvalidQuery(
+            f"Unknown source '{query.source}'. No provider is registered under that id; valid: horde, any"
+        )
+
+
+def _matches(hit: Hit, query: SearchQuery, category: Category | None) -> bool:
+    record = hit.record
+    if query.nsfw is not None and getattr(record, "nsfw", None) != query.nsfw:
+        return False
+    if query.baseline is not None and getattr(record, "baseline", None) != query.baseline:
+        return False
+    if query.inpainting is not None and getattr(record, "inpainting", None) != query.inpainting:
+        return False
+    if query.tags_any or query.tags_all or query.tags_none:
+        tags = getattr(record, "tags", None)
+        have = set(tags or ())
+        if query.tags_any and (not tags or have.isdisjoint(query.tags_any)):
+            return False
+        if query.tags_all and (not tags or not have.issuperset(query.tags_all)):
+            return False
+        if query.tags_none and not have.isdisjoint(query.tags_none):
+            return False
+    if query.name_contains is not None and query.name_contains.casefold() not in record.name.casefold():
+        return False
+    if category is Category.TEXT_GENERATION:
+        backend = backend_of(record.name)
+        if query.backend is not None and backend != query.backend:
+            return False
+        if query.exclude_backend_variations and backend is not None:
+            return False
+        if query.quantized is not None and (parse(record.name).quant is not None) != query.quantized:
+            return False
+    return True
+
+
+def _sort_value(document: dict[str, Any], path: list[str]) -> Any:
+    value: Any = document
+    for part in path:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value
+
+
+def _sorted(hits: list[Hit], query: SearchQuery, category: Category | None) -> list[Hit]:
+    assert query.sort_by
+    parts = query.sort_by.split("__")
+    path = [_wire_name(category, parts[0]), *parts[1:]]
+    present = [(v, h) for h in hits if (v := _sort_value(h.document, path)) is not None]
+    missing = [h for h in hits if _sort_value(h.document, path) is None]
+    try:
+        ordered = [h for _, h in sorted(present, key=lambda pair: pair[0])]
+    except TypeError:
+        raise InvalidQuery(f"Invalid sort_by field: values of '{query.sort_by}' cannot be compared") from None
+    result = ordered + missing
+    return result[::-1] if query.sort_desc else result
+
+
+def search(hits: Iterable[Hit], query: SearchQuery, category: Category | None = None) -> SearchPage:
+    """Filter (all conditions ANDed), de-duplicate by name (first wins), sort, then page.
+
+    *category* None means a cross-category search: only the fields every record has may be sorted on.
+    """
+    validate(query, category)
+    seen: set[str] = set()
+    matched: list[Hit] = []
+    for hit in hits:
+        if hit.record.name in seen or not _matches(hit, query, category):
+            continue
+        seen.add(hit.record.name)
+        matched.append(hit)
+    if query.sort_by:
+        matched = _sorted(matched, query, category)
+    page = matched[query.offset : query.offset + query.limit]
+    return SearchPage(page, len(matched), query.offset, query.limit)

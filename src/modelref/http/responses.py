@@ -1,0 +1,88 @@
+"""Answer a read from pre-built bytes: ETag, 304, HEAD, Last-Modified, Cache-Control, gzip/brotli.
+
+Pure functions over header values, shared by the fast path and the FastAPI routes.
+"""
+
+from __future__ import annotations
+
+from email.utils import formatdate, parsedate_to_datetime
+
+from modelref.services.catalog import COMPRESS_MIN_BYTES, Blob
+
+CACHE_CONTROL = b"public, no-cache"
+"""Caches may keep a copy but revalidate every time: with the ETag that costs a 304."""
+
+JSON = b"application/json"
+_SUFFIX = {"br": "-br", "gzip": "-gz"}
+
+
+def _accepted_encoding(accept_encoding: str) -> str | None:
+    offered: dict[str, float] = {}
+    for part in accept_encoding.split(","):
+        token, _, params = part.strip().partition(";")
+        quality = 1.0
+        if params.strip().startswith("q="):
+            try:
+                quality = float(params.strip()[2:])
+            except ValueError:
+                quality = 0.0
+        offered[token.strip().lower()] = quality
+    for encoding in ("br", "gzip"):
+        if offered.get(encoding, offered.get("*", 0.0)) > 0:
+            return encoding
+    return None
+
+
+def _etag_matches(if_none_match: str, etag: str) -> bool:
+    for candidate in if_none_match.split(","):
+        tag = candidate.strip()
+        if tag == "*":
+            return True
+        tag = tag.removeprefix("W/").strip('"')
+        for suffix in _SUFFIX.values():
+            tag = tag.removesuffix(suffix)
+        if tag == etag:
+            return True
+    return False
+
+
+def _not_modified_since(if_modified_since: str, last_modified: float) -> bool:
+    try:
+        since = parsedate_to_datetime(if_modified_since).timestamp()
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return False
+    return int(last_modified) <= since
+
+
+def render(
+    blob: Blob,
+    *,
+    head: bool = False,
+    accept_encoding: str = "",
+    if_none_match: str | None = None,
+    if_modified_since: str | None = None,
+    last_modified: float | None = None,
+) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    """(status, headers, body) for serving *blob* to a request with these headers."""
+    encoding = _accepted_encoding(accept_encoding) if len(blob.body) >= COMPRESS_MIN_BYTES else None
+    etag = f'"{blob.etag}{_SUFFIX[encoding] if encoding else ""}"'
+    headers = [(b"etag", etag.encode()), (b"cache-control", CACHE_CONTROL), (b"vary", b"Accept-Encoding")]
+    if last_modified is not None:
+        headers.append((b"last-modified", formatdate(last_modified, usegmt=True).encode()))
+    not_modified = (
+        _etag_matches(if_none_match, blob.etag)
+        if if_none_match is not None
+        else (
+            if_modified_since is not None
+            and last_modified is not None
+            and _not_modified_since(if_modified_since, last_modified)
+        )
+    )
+    if not_modified:
+        return 304, headers, b""
+    body = blob.encoded(encoding) if encoding else blob.body
+    headers.append((b"content-type", JSON))
+    if encoding:
+        headers.append((b"content-encoding", encoding.encode()))
+    headers.append((b"content-length", str(len(body)).encode()))
+    return 200, headers, b"" if head else body
