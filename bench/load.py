@@ -11,7 +11,6 @@ import argparse
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 from modelref.client.sources import read_folder
@@ -24,9 +23,7 @@ from modelref.storage.store import Store
 REFERENCE_DATA = Path(__file__).resolve().parents[2] / "shared" / "reference-data"
 
 
-def _timed(fn: Callable[[], object]) -> float:
-    started = time.perf_counter()
-    fn()
+def _ms(started: float) -> float:
     return (time.perf_counter() - started) * 1000
 
 
@@ -42,6 +39,29 @@ def _fresh_store(database_url: str | None, folder: Path) -> Store:
     return store
 
 
+def _run_once(database_url: str | None, folder: Path) -> dict[str, float]:
+    store = _fresh_store(database_url, folder)
+    timings: dict[str, float] = {}
+
+    started = time.perf_counter()
+    files = read_folder(REFERENCE_DATA)
+    timings["read files"] = _ms(started)
+    started = time.perf_counter()
+    bundle = read_bundle(files)
+    timings["parse + convert (legacy → v2)"] = _ms(started)
+    started = time.perf_counter()
+    import_bundle(store, bundle)
+    timings["import into store (913 records)"] = _ms(started)
+    started = time.perf_counter()
+    records = load_all(store)
+    timings["load all categories as typed records"] = _ms(started)
+    started = time.perf_counter()
+    legacy_files(records)
+    timings["build full legacy export (bytes)"] = _ms(started)
+    store.close()
+    return timings
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=5)
@@ -51,18 +71,8 @@ def main() -> None:
     rows: dict[str, list[float]] = {}
     for _ in range(args.repeat):
         with tempfile.TemporaryDirectory() as tmp:
-            store = _fresh_store(args.database_url, Path(tmp))
-            files: dict[str, bytes] = {}
-            rows.setdefault("read files", []).append(_timed(lambda: files.update(read_folder(REFERENCE_DATA))))
-            bundle = read_bundle(files)
-            rows.setdefault("parse + convert (legacy → v2)", []).append(_timed(lambda: read_bundle(files)))
-            rows.setdefault("import into store (913 records)", []).append(_timed(lambda: import_bundle(store, bundle)))
-            records = {}
-            rows.setdefault("load all categories as typed records", []).append(
-                _timed(lambda: records.update(load_all(store)))
-            )
-            rows.setdefault("build full legacy export (bytes)", []).append(_timed(lambda: legacy_files(records)))
-            store.close()
+            for step, ms in _run_once(args.database_url, Path(tmp)).items():
+                rows.setdefault(step, []).append(ms)
 
     engine = args.database_url.split(":", 1)[0] if args.database_url else "sqlite"
     print(f"modelref load benchmark — {engine}, {args.repeat} runs, real data from {REFERENCE_DATA}")

@@ -38,7 +38,7 @@ def seeded_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     store.migrate()
     import_bundle(store, read_bundle(reference_files()), now=1_700_000_000)
     store.close()
-    yield folder
+    return folder
 
 
 async def running(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:

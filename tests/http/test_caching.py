@@ -14,7 +14,8 @@ IMAGE = "/api/model_references/v2/image_generation"
 async def test_etag_and_conditional_get(client: httpx.AsyncClient) -> None:
     first = await client.get(IMAGE, headers={"accept-encoding": "identity"})
     etag = first.headers["etag"]
-    assert etag.startswith('"') and etag.endswith('"')
+    assert etag.startswith('"')
+    assert etag.endswith('"')
     assert first.headers["cache-control"] == "public, no-cache"
     assert "Accept-Encoding" in first.headers["vary"]
     assert first.headers["last-modified"].endswith("GMT")
@@ -31,7 +32,9 @@ async def test_etag_and_conditional_get(client: httpx.AsyncClient) -> None:
 async def test_a_compressed_etag_validates_too(client: httpx.AsyncClient) -> None:
     compressed = await client.get(IMAGE, headers={"accept-encoding": "gzip"})
     assert compressed.headers["etag"].endswith('-gz"')
-    revalidated = await client.get(IMAGE, headers={"accept-encoding": "gzip", "if-none-match": compressed.headers["etag"]})
+    revalidated = await client.get(
+        IMAGE, headers={"accept-encoding": "gzip", "if-none-match": compressed.headers["etag"]}
+    )
     assert revalidated.status_code == 304
 
 
@@ -100,7 +103,13 @@ async def test_openapi_document(client: httpx.AsyncClient) -> None:
     assert document["info"]["title"] == "Horde Model Reference API"
     assert document["servers"][0] == {"url": "/api"}
     schemas = document["components"]["schemas"]
-    for name in ("ImageGenerationModelRecord", "TextGenerationModelRecord", "ClipModelRecord", "ErrorResponse", "SearchResponse"):
+    for name in (
+        "ImageGenerationModelRecord",
+        "TextGenerationModelRecord",
+        "ClipModelRecord",
+        "ErrorResponse",
+        "SearchResponse",
+    ):
         assert name in schemas
     operation_ids = {op["operationId"] for path in document["paths"].values() for op in path.values()}
     for expected in (

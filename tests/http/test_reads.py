@@ -38,7 +38,9 @@ async def test_text_records_use_the_parameters_key(client: httpx.AsyncClient) ->
     assert "parameters_count" not in marx
 
 
-@pytest.mark.parametrize("path", ["/api/model_references/v2/nope", "/api/model_references/v2/lora", "/api/model_references/v2/ti"])
+@pytest.mark.parametrize(
+    "path", ["/api/model_references/v2/nope", "/api/model_references/v2/lora", "/api/model_references/v2/ti"]
+)
 async def test_unknown_or_empty_category_is_404(client: httpx.AsyncClient, path: str) -> None:
     response = await client.get(path)
     assert response.status_code == 404
@@ -92,7 +94,9 @@ async def test_trailing_slash_never_500(client: httpx.AsyncClient) -> None:
         assert (await client.get(path)).status_code in {200, 307, 404}
 
 
-@pytest.mark.parametrize("name", ["blip", "clip", "codeformer", "controlnet", "esrgan", "gfpgan", "miscellaneous", "safety_checker"])
+@pytest.mark.parametrize(
+    "name", ["blip", "clip", "codeformer", "controlnet", "esrgan", "gfpgan", "miscellaneous", "safety_checker"]
+)
 async def test_v1_equals_the_legacy_file(client: httpx.AsyncClient, name: str) -> None:
     original = json.loads((LEGACY_IMAGE / f"{name}.json").read_text())
     response = await client.get(f"{V1}/{name}")
@@ -100,7 +104,9 @@ async def test_v1_equals_the_legacy_file(client: httpx.AsyncClient, name: str) -
     assert json.dumps(response.json()) == json.dumps(original)  # same value, same key order
 
 
-@pytest.mark.parametrize("spelling", ["image_generation", "stable_diffusion", "stable_diffusion.json", "image_generation.json"])
+@pytest.mark.parametrize(
+    "spelling", ["image_generation", "stable_diffusion", "stable_diffusion.json", "image_generation.json"]
+)
 async def test_v1_image_spellings(client: httpx.AsyncClient, spelling: str) -> None:
     original = json.loads((LEGACY_IMAGE / "stable_diffusion.json").read_text())
     assert (await client.get(f"{V1}/{spelling}")).json() == original

@@ -46,7 +46,9 @@ async def test_sort_desc_reverses_and_puts_missing_values_first(client: httpx.As
 async def test_nested_sort_and_attribute_names(client: httpx.AsyncClient) -> None:
     assert (await _search(client, "clip", sort_by="metadata__created_at")).status_code == 200
     by_alias = (await _search(client, "text_generation", sort_by="parameters", limit=1, sort_desc="true")).json()
-    by_attribute = (await _search(client, "text_generation", sort_by="parameters_count", limit=1, sort_desc="true")).json()
+    by_attribute = (
+        await _search(client, "text_generation", sort_by="parameters_count", limit=1, sort_desc="true")
+    ).json()
     assert by_alias["results"] == by_attribute["results"]
     assert by_alias["results"][0]["parameters"] == 700_000_000_000
 
@@ -122,3 +124,10 @@ async def test_cross_category_search_deduplicates_by_name(client: httpx.AsyncCli
     assert {r["record_type"] for r in nsfw["results"]} == {"image_generation"}
     # Unknown parameters are ignored, as upstream.
     assert (await _search(client, None, baseline="flux_1", limit=1)).json()["total"] == everything["total"]
+
+
+async def test_huge_offsets_are_refused_not_crashed(client: httpx.AsyncClient) -> None:
+    for category in ("image_generation", None):
+        assert (await _search(client, category, offset=2**64)).status_code == 422
+    assert (await _search(client, "clip", offset=2**31 - 1)).json()["results"] == []
+    assert (await client.get("/api/model_references/statistics/clip", params={"limit": 2**64})).status_code == 422

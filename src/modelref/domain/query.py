@@ -6,7 +6,7 @@ key, the typed record and its stored document (what a result shows).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,9 +22,35 @@ ANY_SOURCE = "any"
 
 @dataclass(frozen=True, slots=True)
 class Hit:
+    """A searchable record: its key, typed record, stored document and the facts filters test."""
+
     key: str
     record: RecordBase
     document: dict[str, Any]
+    folded_name: str
+    nsfw: bool | None
+    baseline: str | None
+    inpainting: bool | None
+    tags: frozenset[str] | None
+    backend: str | None
+    quantized: bool
+
+    @classmethod
+    def of(cls, key: str, record: RecordBase, document: dict[str, Any]) -> Hit:
+        tags = getattr(record, "tags", None)
+        text = record.record_type is Category.TEXT_GENERATION
+        return cls(
+            key=key,
+            record=record,
+            document=document,
+            folded_name=record.name.casefold(),
+            nsfw=getattr(record, "nsfw", None),
+            baseline=getattr(record, "baseline", None),
+            inpainting=getattr(record, "inpainting", None),
+            tags=None if tags is None else frozenset(tags),
+            backend=backend_of(record.name) if text else None,
+            quantized=text and parse(record.name).quant is not None,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,34 +140,45 @@ def validate(query: SearchQuery, category: Category | None) -> None:
         )
 
 
-def _matches(hit: Hit, query: SearchQuery, category: Category | None) -> bool:
-    record = hit.record
-    if query.nsfw is not None and getattr(record, "nsfw", None) != query.nsfw:
-        return False
-    if query.baseline is not None and getattr(record, "baseline", None) != query.baseline:
-        return False
-    if query.inpainting is not None and getattr(record, "inpainting", None) != query.inpainting:
-        return False
-    if query.tags_any or query.tags_all or query.tags_none:
-        tags = getattr(record, "tags", None)
-        have = set(tags or ())
-        if query.tags_any and (not tags or have.isdisjoint(query.tags_any)):
-            return False
-        if query.tags_all and (not tags or not have.issuperset(query.tags_all)):
-            return False
-        if query.tags_none and not have.isdisjoint(query.tags_none):
-            return False
-    if query.name_contains is not None and query.name_contains.casefold() not in record.name.casefold():
-        return False
+Predicate = Callable[[Hit], bool]
+
+
+def _predicates(query: SearchQuery, category: Category | None) -> list[Predicate]:
+    """One test per filter in use, built once per query."""
+    tests: list[Predicate] = []
+    nsfw, baseline, inpainting = query.nsfw, query.baseline, query.inpainting
+    if nsfw is not None:
+        tests.append(lambda h: h.nsfw is nsfw)
+    if baseline is not None:
+        tests.append(lambda h: h.baseline == baseline)
+    if inpainting is not None:
+        tests.append(lambda h: h.inpainting is inpainting)
+    any_of, all_of, none_of = frozenset(query.tags_any), frozenset(query.tags_all), frozenset(query.tags_none)
+    if any_of:
+        tests.append(lambda h: h.tags is not None and not h.tags.isdisjoint(any_of))
+    if all_of:
+        tests.append(lambda h: h.tags is not None and h.tags >= all_of)
+    if none_of:
+        tests.append(lambda h: h.tags is None or h.tags.isdisjoint(none_of))
+    if query.name_contains is not None:
+        needle = query.name_contains.casefold()
+        tests.append(lambda h: needle in h.folded_name)
     if category is Category.TEXT_GENERATION:
-        backend = backend_of(record.name)
-        if query.backend is not None and backend != query.backend:
-            return False
-        if query.exclude_backend_variations and backend is not None:
-            return False
-        if query.quantized is not None and (parse(record.name).quant is not None) != query.quantized:
-            return False
-    return True
+        backend, quantized = query.backend, query.quantized
+        if backend is not None:
+            tests.append(lambda h: h.backend == backend)
+        if query.exclude_backend_variations:
+            tests.append(lambda h: h.backend is None)
+        if quantized is not None:
+            tests.append(lambda h: h.quantized is quantized)
+    return tests
+
+
+def _combined(tests: list[Predicate]) -> Predicate | None:
+    if len(tests) <= 1:
+        return tests[0] if tests else None
+    every = tuple(tests)
+    return lambda h: all(test(h) for test in every)
 
 
 def _sort_value(document: dict[str, Any], path: list[str]) -> Any:
@@ -157,13 +194,19 @@ def _sorted(hits: list[Hit], query: SearchQuery, category: Category | None) -> l
     assert query.sort_by
     parts = query.sort_by.split("__")
     path = [_wire_name(category, parts[0]), *parts[1:]]
-    present = [(v, h) for h in hits if (v := _sort_value(h.document, path)) is not None]
-    missing = [h for h in hits if _sort_value(h.document, path) is None]
+    present: list[tuple[Any, Hit]] = []
+    missing: list[Hit] = []
+    for hit in hits:
+        value = _sort_value(hit.document, path)
+        if value is None:
+            missing.append(hit)
+        else:
+            present.append((value, hit))
     try:
-        ordered = [h for _, h in sorted(present, key=lambda pair: pair[0])]
+        present.sort(key=lambda pair: pair[0])
     except TypeError:
         raise InvalidQuery(f"Invalid sort_by field: values of '{query.sort_by}' cannot be compared") from None
-    result = ordered + missing
+    result = [hit for _, hit in present] + missing
     return result[::-1] if query.sort_desc else result
 
 
@@ -173,13 +216,16 @@ def search(hits: Iterable[Hit], query: SearchQuery, category: Category | None = 
     *category* None means a cross-category search: only the fields every record has may be sorted on.
     """
     validate(query, category)
+    matches = _combined(_predicates(query, category))
     seen: set[str] = set()
     matched: list[Hit] = []
     for hit in hits:
-        if hit.record.name in seen or not _matches(hit, query, category):
+        if matches is not None and not matches(hit):
             continue
-        seen.add(hit.record.name)
-        matched.append(hit)
+        name = hit.record.name
+        if name not in seen:
+            seen.add(name)
+            matched.append(hit)
     if query.sort_by:
         matched = _sorted(matched, query, category)
     page = matched[query.offset : query.offset + query.limit]

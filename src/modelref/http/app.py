@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -59,6 +60,9 @@ def _start(app: FastAPI, settings: Settings) -> None:
         _seed(store, settings)
     catalog = store_catalog(store)
     catalog.refresh()
+    # What exists now lives as long as the process: keep the collector from walking it again and again.
+    gc.collect()
+    gc.freeze()
     catalog.start()
     app.state.store = store
     app.state.catalog = catalog
@@ -74,7 +78,8 @@ def _start(app: FastAPI, settings: Settings) -> None:
     log.info("records: %s", counts or "none")
     if not settings.cors_allowed_origins:
         log.warning(
-            "no CORS origins allowed (HORDE_MODEL_REFERENCE_CORS_ALLOWED_ORIGINS): browsers on other sites cannot call the API"
+            "no CORS origins allowed (HORDE_MODEL_REFERENCE_CORS_ALLOWED_ORIGINS): "
+            "browsers on other sites cannot call the API"
         )
 
 
@@ -101,8 +106,10 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPIOffline(
         title=TITLE,
         version="2.0.0",
-        description="The AI-Horde model reference: download URLs, checksums, baselines and capabilities of every model.",
+        description="The AI-Horde model reference: download URLs, checksums, baselines and capabilities of models.",
         root_path_in_servers=False,
+        # No OpenTelemetry: its per-request "is a provider configured?" probe costs more than a read.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
         servers=SERVERS,
         lifespan=lifespan,
     )
@@ -118,7 +125,6 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(v1.router)
     app.include_router(meta.service)
 
-    app.add_middleware(FastPath)
     app.add_middleware(RootPath)
     app.add_middleware(
         CORSMiddleware,
@@ -128,6 +134,7 @@ def create_app(settings: Settings) -> FastAPI:
         allow_headers=["*"],
         expose_headers=["ETag", "X-Error-Code"],
     )
+    app.add_middleware(FastPath)  # added last, so it runs first
     return app
 
 

@@ -5,6 +5,7 @@ Pure functions over header values, shared by the fast path and the FastAPI route
 
 from __future__ import annotations
 
+import functools
 from email.utils import formatdate, parsedate_to_datetime
 
 from modelref.services.catalog import COMPRESS_MIN_BYTES, Blob
@@ -46,6 +47,16 @@ def _etag_matches(if_none_match: str, etag: str) -> bool:
     return False
 
 
+@functools.lru_cache(maxsize=256)
+def _http_date(timestamp: float) -> bytes:
+    return formatdate(timestamp, usegmt=True).encode()
+
+
+@functools.lru_cache(maxsize=64)
+def _accepted_cached(accept_encoding: str) -> str | None:
+    return _accepted_encoding(accept_encoding)
+
+
 def _not_modified_since(if_modified_since: str, last_modified: float) -> bool:
     try:
         since = parsedate_to_datetime(if_modified_since).timestamp()
@@ -64,11 +75,11 @@ def render(
     last_modified: float | None = None,
 ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
     """(status, headers, body) for serving *blob* to a request with these headers."""
-    encoding = _accepted_encoding(accept_encoding) if len(blob.body) >= COMPRESS_MIN_BYTES else None
+    encoding = _accepted_cached(accept_encoding) if accept_encoding and len(blob.body) >= COMPRESS_MIN_BYTES else None
     etag = f'"{blob.etag}{_SUFFIX[encoding] if encoding else ""}"'
     headers = [(b"etag", etag.encode()), (b"cache-control", CACHE_CONTROL), (b"vary", b"Accept-Encoding")]
     if last_modified is not None:
-        headers.append((b"last-modified", formatdate(last_modified, usegmt=True).encode()))
+        headers.append((b"last-modified", _http_date(last_modified)))
     not_modified = (
         _etag_matches(if_none_match, blob.etag)
         if if_none_match is not None

@@ -8,6 +8,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from modelref.domain.query import HORDE_SOURCE, SearchQuery
 
+MAX_OFFSET = 2**31 - 1
+"""Past any real data; bigger numbers are refused (422) rather than carried around."""
+
 
 class CrossSearchParams(BaseModel):
     """Filters of the cross-category search (unknown parameters are ignored)."""
@@ -22,7 +25,7 @@ class CrossSearchParams(BaseModel):
     sort_by: str | None = None
     sort_desc: bool = False
     limit: int = Field(50, ge=1, le=500)
-    offset: int = Field(0, ge=0)
+    offset: int = Field(0, ge=0, le=MAX_OFFSET)
 
     def to_query(self) -> SearchQuery:
         fields = self.model_dump()

@@ -36,9 +36,9 @@ class Blob:
 
     __slots__ = ("_encoded", "body", "etag")
 
-    def __init__(self, body: bytes) -> None:
+    def __init__(self, body: bytes, etag: str | None = None) -> None:
         self.body = body
-        self.etag = hashlib.blake2b(body, digest_size=12).hexdigest()
+        self.etag = etag or hashlib.blake2b(body, digest_size=12).hexdigest()
         self._encoded: dict[str, bytes] = {}
 
     @classmethod
@@ -115,7 +115,7 @@ def build_snapshot(category: Category, state: CategoryState | None, stored: list
     parts: list[bytes] = []
     for item in stored:
         record = parse_record(category, item.document)
-        hits.append(Hit(item.name, record, item.document))
+        hits.append(Hit.of(item.name, record, item.document))
         body = orjson.dumps(item.document)
         record_blobs[item.name] = Blob(body)
         parts.append(orjson.dumps(item.name) + b":" + body)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import hashlib
+import itertools
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -95,7 +97,7 @@ class Reads:
         snapshots = self.catalog.snapshots
         if category_name is None:
             category = None
-            hits: Iterator[Hit] | list[Hit] = (hit for c in Category for hit in snapshots[c].hits)
+            hits: Iterable[Hit] = itertools.chain.from_iterable(snapshots[c].hits for c in Category)
         else:
             category = category_or_404(category_name)
             hits = snapshots[category].hits
@@ -104,7 +106,11 @@ class Reads:
         tail = orjson.dumps(
             {"total": page.total, "offset": page.offset, "limit": page.limit, "has_more": page.has_more}
         )
-        return Blob(b'{"results":[' + results + b"]," + tail[1:])
+        # The answer is a pure function of the query and the snapshots' versions: tag it by those
+        # instead of hashing the (large) body.
+        versions = [snapshots[c].version for c in Category] if category is None else [snapshots[category].version]
+        etag = hashlib.blake2b(repr((category, versions, query)).encode(), digest_size=12).hexdigest()
+        return Blob(b'{"results":[' + results + b"]," + tail[1:], etag)
 
     def metadata(self, category: Category) -> dict[str, Any]:
         """CategoryMetadata (API.md §16.9) for one category."""

@@ -239,14 +239,12 @@ class Store:
             time.sleep(timeout)
             return
         if self._listener is None:
-            raw = self.engine.raw_connection()
-            raw.detach()  # a dedicated connection: it keeps LISTENing and never goes back to the pool
-            driver = raw.driver_connection
-            driver.autocommit = True  # type: ignore[union-attr]
-            driver.execute(f"LISTEN {_CHANNEL}")  # type: ignore[union-attr]
-            self._listener = raw
-        driver = self._listener.driver_connection
-        for _ in driver.notifies(timeout=timeout, stop_after=1):
+            import psycopg  # the PostgreSQL driver, present whenever a postgresql URL is in use
+
+            libpq_url = sa.make_url(self.url).set(drivername="postgresql").render_as_string(hide_password=False)
+            self._listener = psycopg.connect(libpq_url, autocommit=True)
+            self._listener.execute(f"LISTEN {_CHANNEL}")
+        for _ in self._listener.notifies(timeout=timeout, stop_after=1):
             break
 
 
