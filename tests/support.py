@@ -110,3 +110,64 @@ def live_server(app: object) -> Iterator[str]:
         server.should_exit = True
         thread.join(timeout=10)
         sock.close()
+
+
+class FakeHorde:
+    """A small AI-Horde on 127.0.0.1: ``GET /api/v2/find_user`` answers for the keys it knows.
+
+    ``mode`` switches it to failing: "down" (500), "slow" (answers after ``delay`` seconds).
+    """
+
+    def __init__(self, users: dict[str, str]) -> None:
+        self.users = users
+        self.mode = "up"
+        self.delay = 3.0
+        self.calls = 0
+        fake = self
+
+        class _Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                import json
+                import time
+
+                fake.calls += 1
+                if fake.mode == "slow":
+                    time.sleep(fake.delay)
+                if fake.mode == "down":
+                    status, body = 500, {"message": "down"}
+                elif self.path.split("?")[0] != "/api/v2/find_user":
+                    status, body = 404, {"message": "no such route"}
+                elif (username := fake.users.get(self.headers.get("apikey", ""))) is None:
+                    status, body = 404, {"message": "User not found"}
+                else:
+                    status, body = 200, {"username": username, "id": int(username.rsplit("#", 1)[1])}
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/api/"
+
+    def __enter__(self) -> FakeHorde:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+KEYS = {"requestor-key": "Req#1001", "approver-key": "App#2002", "stranger-key": "Nobody#3003"}
+REQUESTOR = {"apikey": "requestor-key"}
+APPROVER = {"apikey": "approver-key"}
+STRANGER = {"apikey": "stranger-key"}

@@ -41,6 +41,12 @@ class InvalidSource(ModelRefError):
     code = "invalid_source"
 
 
+class InvalidName(ModelRefError):
+    """A model name a write may not use (e.g. a text name with a backend prefix)."""
+
+    code = "invalid_name"
+
+
 class InvalidQuery(ModelRefError):
     """A search or filter names a field, backend or source that does not exist."""
 
@@ -77,6 +83,7 @@ ALL_ERRORS: tuple[type[ModelRefError], ...] = (
     NameMismatch,
     InvalidRecord,
     InvalidSource,
+    InvalidName,
     InvalidQuery,
     InvalidTransition,
     Unauthorized,

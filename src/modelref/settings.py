@@ -59,6 +59,8 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("AI_HORDE_URL", "HORDE_MODEL_REFERENCE_AI_HORDE_URL"),
     )
     """Base URL of the AI-Horde API (auth and live model usage)."""
+    ai_horde_timeout: float = Field(default=10.0, gt=0, le=120)
+    """Seconds to wait for the AI-Horde when resolving an API key (then 503)."""
     pending_queue: PendingQueueSettings = Field(default_factory=PendingQueueSettings)
     cors_allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     """Origins allowed to call the API from a browser."""

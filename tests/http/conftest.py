@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from modelref.http.app import create_app
 from modelref.services.importer import import_bundle
 from modelref.settings import Settings
 from modelref.storage.store import Store
-from tests.support import REFERENCE_DATA, reference_files
+from tests.support import KEYS, REFERENCE_DATA, FakeHorde, reference_files
 
 
 @pytest.fixture(scope="session")
@@ -53,5 +54,38 @@ async def running(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 async def client(seeded_database: Path) -> AsyncIterator[httpx.AsyncClient]:
     """A client of one app on the real data (shared by the read-only tests of a module)."""
     settings = make_settings(seeded_database)
+    async for c in running(create_app(settings)):
+        yield c
+
+
+@pytest.fixture
+def horde() -> Iterator[FakeHorde]:
+    with FakeHorde(KEYS) as fake:
+        yield fake
+
+
+def writable_settings(data_dir: Path, seeded: Path, horde: FakeHorde, **overrides: object) -> Settings:
+    """Settings for an app on a private copy of the seeded database, with the fake AI-Horde and roles."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copy(seeded / "modelref.sqlite3", data_dir / "modelref.sqlite3")
+    values: dict[str, object] = {
+        "ai_horde_url": horde.url,
+        "pending_queue": {"requestor_ids": ["1001"], "approver_ids": ["2002"]},
+    }
+    values.update(overrides)
+    return make_settings(data_dir, **values)
+
+
+@pytest.fixture
+async def writer(tmp_path: Path, seeded_database: Path, horde: FakeHorde) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of a v2-canonical PRIMARY of its own (writes do not leak between tests)."""
+    async for c in running(create_app(writable_settings(tmp_path, seeded_database, horde))):
+        yield c
+
+
+@pytest.fixture
+async def legacy_writer(tmp_path: Path, seeded_database: Path, horde: FakeHorde) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of a legacy-canonical PRIMARY of its own."""
+    settings = writable_settings(tmp_path, seeded_database, horde, canonical_format="legacy")
     async for c in running(create_app(settings)):
         yield c

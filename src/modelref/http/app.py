@@ -14,20 +14,28 @@ from fastapi_offline import FastAPIOffline
 
 from modelref.client.sources import read_source
 from modelref.domain.bundle import read_bundle
+from modelref.domain.categories import Category
 from modelref.domain.deployment import CanonicalFormat, ReplicateMode
 from modelref.errors import ModelRefError
-from modelref.http import errors, meta, search, stats, v1, v2
+from modelref.http import errors, meta, search, stats, v1, v2, writes
+from modelref.http import review as review_routes
 from modelref.http.fastpath import FastPath, RootPath
+from modelref.services.apply import Applier
+from modelref.services.auth import Auth
 from modelref.services.breaker import CircuitBreaker
 from modelref.services.catalog import store_catalog
+from modelref.services.horde import HordeClient
 from modelref.services.importer import import_bundle
 from modelref.services.reads import Reads
+from modelref.services.review import Review
 from modelref.settings import Settings
 from modelref.storage.store import Store
 
 log = logging.getLogger("modelref")
 
 TITLE = "Horde Model Reference API"
+MAX_BODY_BYTES = 1024 * 1024
+"""A model record is a few kilobytes; anything over a mebibyte is refused with 413."""
 SERVERS = [
     {"url": "/api"},
     {"url": "https://models.aihorde.net/api"},
@@ -67,6 +75,17 @@ def _start(app: FastAPI, settings: Settings) -> None:
     app.state.store = store
     app.state.catalog = catalog
     app.state.reads = Reads(catalog)
+    horde = HordeClient(settings.ai_horde_url, app.state.horde_breaker, timeout=settings.ai_horde_timeout)
+    app.state.horde = horde
+    app.state.auth = Auth(horde, settings.pending_queue.requestor_ids, settings.pending_queue.approver_ids)
+    review = Review(store, settings.deployment, store.get)
+    app.state.review = review
+
+    def refresh(categories: set[Category]) -> None:
+        for category in categories:
+            catalog.refresh(category)
+
+    app.state.applier = Applier(store, review, refresh)
     counts = ", ".join(f"{c.value} {len(s.hits)}" for c, s in catalog.snapshots.items() if s.hits)
     log.info(
         "modelref ready: mode %s, canonical format %s, database %s, seed source %s",
@@ -84,6 +103,9 @@ def _start(app: FastAPI, settings: Settings) -> None:
 
 
 def _stop(app: FastAPI) -> None:
+    horde = getattr(app.state, "horde", None)
+    if horde is not None:
+        horde.close()
     catalog = getattr(app.state, "catalog", None)
     if catalog is not None:
         catalog.stop()
@@ -112,17 +134,23 @@ def create_app(settings: Settings) -> FastAPI:
         telemetry={"tracing": False, "metrics": False, "logs": False},
         servers=SERVERS,
         lifespan=lifespan,
+        max_body_size=MAX_BODY_BYTES,
     )
     app.state.deployment = settings.deployment
     app.state.horde_breaker = CircuitBreaker()
     errors.install(app)
 
     app.include_router(search.router)
+    for version in CanonicalFormat:
+        app.include_router(review_routes.queue_router(version))
+    app.include_router(review_routes.roles_router())
     app.include_router(v2.build_router())
+    app.include_router(writes.v2_router())
     app.include_router(stats.router)
     app.include_router(meta.metadata_router(CanonicalFormat.V2))
     app.include_router(meta.metadata_router(CanonicalFormat.LEGACY))
     app.include_router(v1.router)
+    app.include_router(writes.v1_router())
     app.include_router(meta.service)
 
     app.add_middleware(RootPath)

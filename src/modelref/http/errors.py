@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 
 from modelref import errors
 
@@ -18,6 +20,7 @@ STATUS: dict[type[errors.ModelRefError], int] = {
     errors.InvalidRecord: 422,
     errors.InvalidSource: 400,
     errors.InvalidQuery: 400,
+    errors.InvalidName: 400,
     errors.InvalidTransition: 400,
     errors.Unauthorized: 401,
     errors.Forbidden: 403,
@@ -41,6 +44,17 @@ async def _unexpected(request: Request, error: Exception) -> JSONResponse:
     return JSONResponse({"detail": "Internal server error"}, 500, headers={"X-Error-Code": "internal"})
 
 
+async def _invalid_body(_request: Request, error: Exception) -> JSONResponse:
+    """A record that failed the write rules: FastAPI's 422 shape, located in the body."""
+    assert isinstance(error, ValidationError)
+    detail = [
+        {"type": e["type"], "loc": ["body", *e["loc"]], "msg": e["msg"], "input": e.get("input")}
+        for e in error.errors(include_url=False)
+    ]
+    return JSONResponse({"detail": jsonable_encoder(detail)}, 422, headers={"X-Error-Code": "invalid_record"})
+
+
 def install(app: FastAPI) -> None:
     app.add_exception_handler(errors.ModelRefError, _domain_error)
+    app.add_exception_handler(ValidationError, _invalid_body)
     app.add_exception_handler(Exception, _unexpected)

@@ -22,6 +22,8 @@ from sqlalchemy.engine import Connection, Engine
 
 from modelref.domain.audit import AuditEvent, Domain, Operation, event_hash, verify_chain
 from modelref.domain.categories import Category
+from modelref.domain.changes import PendingChange
+from modelref.storage import queue
 from modelref.storage.tables import audit_events, audit_head, categories, records
 
 _MIGRATION_LOCK = 7_311_991  # any fixed numbers: the PostgreSQL advisory locks for migrations and writes
@@ -193,6 +195,22 @@ class Store:
             problems.append("audit head does not point at the last event (events were removed or added)")
         return problems
 
+    def get_change(self, change_id: int) -> PendingChange | None:
+        with self.engine.connect() as conn:
+            return queue.get(conn, change_id)
+
+    def changes(self) -> list[PendingChange]:
+        """Every change in the queue, by change id."""
+        with self.engine.connect() as conn:
+            return queue.select(conn)
+
+    def get(self, category: Category, name: str) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            document = conn.execute(
+                sa.select(records.c.document).where(records.c.category == category.value, records.c.name == name)
+            ).scalar()
+        return None if document is None else orjson.loads(document)
+
     # -- writes --------------------------------------------------------------------------------------
 
     @contextlib.contextmanager
@@ -285,6 +303,31 @@ class WriteTransaction:
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
+
+    # -- the pending queue ---------------------------------------------------------------------------
+
+    def next_change_id(self) -> int:
+        return queue.next_id(self.conn, "last_change_id")
+
+    def next_batch_id(self) -> int:
+        return queue.next_id(self.conn, "last_batch_id")
+
+    def insert_change(self, change: PendingChange) -> None:
+        queue.insert(self.conn, change)
+
+    def save_change(self, change: PendingChange) -> None:
+        queue.save(self.conn, change)
+
+    def get_change(self, change_id: int) -> PendingChange | None:
+        return queue.get(self.conn, change_id)
+
+    def changes(self) -> list[PendingChange]:
+        return queue.select(self.conn)
+
+    def delete_changes(self, change_ids: Sequence[int]) -> None:
+        queue.delete(self.conn, change_ids)
+
+    # -- records ---------------------------------------------------------------------------------------
 
     def load(self, category: Category) -> list[StoredRecord]:
         return _load(self.conn, category)

@@ -59,3 +59,27 @@ audit_head = sa.Table(
     sa.Column("last_event_id", sa.Integer, nullable=False),
     sa.Column("last_hash", sa.String(64), nullable=False),
 )
+
+pending_changes = sa.Table(
+    "pending_changes",
+    metadata,
+    sa.Column("change_id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("category", sa.String(64), nullable=False),
+    sa.Column("model_name", sa.Text, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("batch_id", sa.Integer, nullable=True),
+    sa.Column("requested_by", sa.Text, nullable=False),
+    # The whole PendingChange as JSON; the columns above are copies for filtering.
+    sa.Column("document", sa.Text, nullable=False),
+)
+sa.Index("ix_pending_changes_status", pending_changes.c.status)
+sa.Index("ix_pending_changes_batch", pending_changes.c.batch_id)
+
+queue_counters = sa.Table(
+    "queue_counters",
+    metadata,
+    # One row (id = 1): ids are never reused, not even after a purge.
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("last_change_id", sa.Integer, nullable=False),
+    sa.Column("last_batch_id", sa.Integer, nullable=False),
+)
