@@ -30,18 +30,21 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve(data_dir: Path, *args: str, database_url: str | None = None) -> Iterator[tuple[str, Path]]:
-    """Start `modelref serve` on a free port; yield its base URL and its log file."""
+def serve(
+    data_dir: Path, *args: str, database_url: str | None = None, extra_env: dict[str, str] | None = None
+) -> Iterator[tuple[str, Path, subprocess.Popen[bytes]]]:
+    """Start `modelref serve` on a free port; yield its base URL, its log file and the process."""
     port = _free_port()
     env = {
         **os.environ,
         "HORDE_MODEL_REFERENCE_DATA_DIR": str(data_dir),
         "HORDE_MODEL_REFERENCE_SEED_SOURCE": str(REFERENCE_DATA),
+        **(extra_env or {}),
     }
     if database_url:
         env["HORDE_MODEL_REFERENCE_DATABASE_URL"] = database_url
     log = data_dir / f"serve-{port}.log"
-    with log.open("w") as out:
+    with log.open("a") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "modelref.cli", "serve", "--port", str(port), *args],
             env=env,
@@ -60,9 +63,10 @@ def serve(data_dir: Path, *args: str, database_url: str | None = None) -> Iterat
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"modelref serve did not start:\n{log.read_text()}")
             time.sleep(0.1)
-        yield base, log
+        yield base, log, process
     finally:
-        process.send_signal(signal.SIGINT)
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
         try:
             process.wait(timeout=15)
         except subprocess.TimeoutExpired:
@@ -96,7 +100,7 @@ def _wait_until_all(bases: list[str], text: str, samples: int) -> float:
 
 
 def test_serve_seeds_an_empty_database_and_logs_what_it_is(tmp_path: Path) -> None:
-    with serve(tmp_path) as (base, log):
+    with serve(tmp_path) as (base, log, _):
         assert len(httpx.get(f"{base}/api/model_references/v2/text_generation").json()) == 719
     text = log.read_text()
     assert "database is empty: importing seed data" in text
@@ -107,7 +111,7 @@ def test_serve_seeds_an_empty_database_and_logs_what_it_is(tmp_path: Path) -> No
 
 
 def test_two_workers_both_serve_a_change(tmp_path: Path) -> None:
-    with serve(tmp_path, "--workers", "2") as (base, _log):
+    with serve(tmp_path, "--workers", "2") as (base, _log, _):
         url = f"sqlite:///{tmp_path / 'modelref.sqlite3'}"
         _change_description(url, "changed by a test")
         _wait_until_all([base], "changed by a test", samples=12)
@@ -121,8 +125,8 @@ def test_two_processes_on_one_database_both_serve_a_change(tmp_path: Path, datab
     first_dir.mkdir()
     second_dir.mkdir()
     with (
-        serve(first_dir, database_url=database_url) as (first, _),
-        serve(second_dir, database_url=database_url) as (second, _),
+        serve(first_dir, database_url=database_url) as (first, _, _),
+        serve(second_dir, database_url=database_url) as (second, _, _),
     ):
         _change_description(database_url, json.dumps({"round": 1}))
         _wait_until_all([first, second], json.dumps({"round": 1}), samples=1)
