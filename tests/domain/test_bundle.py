@@ -90,3 +90,9 @@ def test_v2_text_file_wins_over_models_csv() -> None:
     bundle = read_bundle(files)
     assert [k for k, _ in bundle.categories[Category.TEXT_GENERATION]] == ["A/b"]
     assert bundle.formats[Category.TEXT_GENERATION] == "v2"
+
+
+def test_numbers_too_large_to_store_are_refused() -> None:
+    document = {"Big": image_record("Big", size_on_disk_bytes=2**70)}
+    with pytest.raises(InvalidRecord, match="stable_diffusion.json: record 'Big': a value cannot be stored"):
+        read_bundle({"stable_diffusion.json": json.dumps(document).encode()})

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 from modelref.domain.categories import Category
 from modelref.http.app import create_app
-from tests.http.conftest import make_settings
-from tests.support import live_server
+from tests.http.conftest import make_settings, writable_settings
+from tests.support import KEYS, REQUESTOR, FakeHorde, live_server
 
 CATEGORIES = [c.value for c in Category]
 segment = st.one_of(
@@ -85,3 +85,57 @@ def test_no_read_ever_answers_5xx(
     assert response.status_code < 500, (path, query, response.text[:300])
     if response.status_code >= 400 and not head:
         assert "detail" in response.json()
+
+
+json_value = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=30),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=5),
+    max_leaves=20,
+)
+record_fields = st.fixed_dictionaries(
+    {},
+    optional={
+        "name": st.one_of(st.text(max_size=40), json_value),
+        "baseline": st.one_of(st.sampled_from(["stable_diffusion_xl", "SDXL", "bogus"]), json_value),
+        "nsfw": json_value,
+        "parameters": json_value,
+        "record_type": json_value,
+        "config": json_value,
+        "tags": json_value,
+        "settings": json_value,
+        "metadata": json_value,
+    },
+)
+
+
+@pytest.fixture(scope="module")
+def write_http(seeded_database: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
+    with FakeHorde(KEYS) as horde:
+        settings = writable_settings(tmp_path_factory.mktemp("fuzz-writes"), seeded_database, horde)
+        with live_server(create_app(settings)) as base, httpx.Client(base_url=base, timeout=30) as client:
+            yield client
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    method=st.sampled_from(["POST", "PUT", "DELETE"]),
+    category=st.sampled_from([*CATEGORIES, "nope"]),
+    name=name,
+    body=st.one_of(record_fields, json_value),
+    legacy=st.booleans(),
+)
+def test_no_write_ever_answers_5xx(
+    write_http: httpx.Client, method: str, category: str, name: str, body: object, legacy: bool
+) -> None:
+    version = "v1" if legacy else "v2"
+    path = f"/api/model_references/{version}/{quote(category)}"
+    if method != "POST" or not legacy:
+        path += "" if method == "POST" else f"/model/{quote(name, safe='/')}"
+    response = write_http.request(method, path, json=body, headers=REQUESTOR)
+    assert response.status_code < 500 or response.status_code == 503, (path, body, response.text[:300])
+    if response.status_code == 503:
+        assert legacy  # only the v1 writes are closed on a v2 deployment

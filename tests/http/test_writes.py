@@ -262,6 +262,7 @@ async def test_auth_timeout_is_503(tmp_path: Any, seeded_database: Any, horde: F
         ("POST", "blip", {"name": "back\\slash"}, 422, "name"),
         ("POST", "blip", {"name": 5}, 422, "name"),
         ("POST", "blip", [1, 2], 422, ""),
+        ("POST", "blip", {"name": "big", "size_on_disk_bytes": 2**70}, 422, "cannot be stored"),
     ],
 )
 async def test_bad_writes_are_clear_4xx_and_queue_nothing(
@@ -291,3 +292,52 @@ async def test_v1_writes_are_503_on_a_v2_deployment(writer: httpx.AsyncClient) -
     legacy_queue = await writer.get("/api/model_references/v1/pending_queue/changes", headers=APPROVER)
     assert legacy_queue.status_code == 503
     assert (await writer.get("/api/replicate_mode")).json()["writable"] is True
+
+
+async def test_audit_views_rebuild_the_queue_history(writer: httpx.AsyncClient) -> None:
+    ids = [
+        (await writer.post(f"{V2}/blip", json={"name": f"A{i}"}, headers=REQUESTOR)).json()["change_id"]
+        for i in range(3)
+    ]
+    waiting = (await writer.post(f"{V2}/blip", json={"name": "Waiting"}, headers=REQUESTOR)).json()["change_id"]
+    update = (await writer.get(f"{V2}/blip/model/BLIP")).json() | {"description": "now described"}
+    ids.append((await writer.put(f"{V2}/blip/model/BLIP", json=update, headers=REQUESTOR)).json()["change_id"])
+    await writer.post(
+        f"{QUEUE}/batches",
+        json={
+            "batch_title": "first",
+            "approved_ids": ids[:2] + ids[3:],
+            "rejected_ids": [ids[2]],
+            "reject_reason": "no",
+        },
+        headers=APPROVER,
+    )
+    await apply(writer, ids[0])  # splits the rest of batch 1 into batch 2
+    assert (await writer.post(f"{QUEUE}/apply_batch/2", headers=APPROVER)).status_code == 200
+
+    current = (await writer.get(f"{QUEUE}/audit/current", headers=APPROVER)).json()
+    assert [c["change_id"] for c in current["pending_changes"]] == [waiting]
+    assert current["domain"] == "v2"
+
+    page = (await writer.get(f"{QUEUE}/audit/batches", params={"limit": 1}, headers=APPROVER)).json()
+    assert [b["batch_id"] for b in page["batches"]] == [2]
+    assert page["next_cursor"] == 2
+    older = (await writer.get(f"{QUEUE}/audit/batches", params={"cursor": 2}, headers=APPROVER)).json()
+    first = older["batches"][0]
+    assert (first["batch_id"], first["approved_change_count"], first["rejected_change_count"]) == (1, 1, 1)
+    assert first["applied_change_count"] == 1
+
+    detail = (await writer.get(f"{QUEUE}/audit/batches/2", headers=APPROVER)).json()
+    assert sorted(c["change_id"] for c in detail["changes"]) == sorted([ids[1], ids[3]])
+    assert all(c["status"] == "applied" for c in detail["changes"])
+    assert [e["action"] for e in detail["changes"][0]["events"]] == ["enqueue", "approve", "apply"]
+
+    net = (await writer.get(f"{QUEUE}/audit/batches/2/net_changes", headers=APPROVER)).json()
+    by_name = {c["model_name"]: c for c in net["model_changes"]}
+    assert by_name["A1"]["net_operation"] == "added"
+    assert by_name["BLIP"]["net_operation"] == "modified"  # imported records have a create event to replay
+    assert by_name["BLIP"]["before_state"]["name"] == "BLIP"
+    assert any(d["field_path"] == "description" for d in by_name["BLIP"]["field_diffs"])
+    assert (net["models_added"], net["models_modified"]) == (1, 1)
+    assert (await writer.get(f"{QUEUE}/audit/batches/99", headers=APPROVER)).status_code == 404
+    assert (await writer.get(f"{QUEUE}/audit/current", headers=REQUESTOR)).status_code == 401

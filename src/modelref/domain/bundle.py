@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from modelref.domain.categories import CATEGORY_INFO, IMAGE_REPO_CATEGORIES, Category
 from modelref.domain.legacy import describe_validation_error, legacy_to_v2
 from modelref.domain.legacy_text import csv_to_v2, db_json_to_v2
-from modelref.domain.records import RecordBase, parse_record
+from modelref.domain.records import RecordBase, parse_record, storable
 from modelref.domain.vocab import known_value_problems
 from modelref.errors import InvalidRecord, InvalidSource
 
@@ -150,6 +150,10 @@ def read_bundle(files: Mapping[str, bytes]) -> Bundle:
     for category, pairs in bundle.categories.items():
         file_name = CATEGORY_INFO[category].v2_file
         for key, record in pairs:
+            try:
+                storable(record)
+            except ValueError as error:
+                raise InvalidRecord(f"{file_name}: record {key!r}: {error}") from None
             for problem in known_value_problems(record):
                 if problem.field != "parameters" or category is not Category.TEXT_GENERATION:
                     bundle.warnings.append(f"{file_name}: record {key!r}: field {problem.field!r}: {problem.message}")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, ClassVar, Literal, Self, TypeAlias
 
+import orjson
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, JsonValue, field_validator, model_validator
 
 from modelref.domain.categories import CATEGORY_INFO, Category, ModelDomain, ModelPurpose
@@ -285,6 +286,19 @@ AnyRecord = Annotated[
     | TiModelRecord,
     Field(discriminator="record_type"),
 ]
+
+
+def storable(record: RecordBase) -> dict[str, Any]:
+    """The record's document, checked to fit JSON storage (integers within 64 bits).
+
+    Raises ValueError naming the problem otherwise.
+    """
+    document = record.to_document()
+    try:
+        orjson.dumps(document)
+    except TypeError as error:
+        raise ValueError(f"a value cannot be stored: {error}") from None
+    return document
 
 
 def parse_record(category: Category, document: dict[str, Any]) -> RecordBase:

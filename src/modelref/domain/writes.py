@@ -8,7 +8,13 @@ from pydantic import ValidationError
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from modelref.domain.categories import Category
-from modelref.domain.records import ImageGenerationModelRecord, RecordBase, TextGenerationModelRecord, parse_record
+from modelref.domain.records import (
+    ImageGenerationModelRecord,
+    RecordBase,
+    TextGenerationModelRecord,
+    parse_record,
+    storable,
+)
 from modelref.domain.textnames import base_name
 from modelref.domain.vocab import BASELINE_ALIASES, backend_of, known_value_problems
 from modelref.errors import InvalidName
@@ -47,6 +53,10 @@ def validate_write(category: Category, body: Any) -> RecordBase:
     if problems:
         first = problems[0]
         raise _error("value_error", f"Value error, {first.message}", (first.field,), getattr(record, first.field, None))
+    try:
+        storable(record)
+    except ValueError as error:
+        raise _error("value_error", f"Value error, {error}", (), None) from None
     return record
 
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import time
+from collections import Counter
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from modelref.domain.audit import ChangeStatus
+from modelref.domain.audit import ChangeStatus, Domain
+from modelref.domain.audit_views import net_changes
 from modelref.domain.categories import Category
 from modelref.domain.changes import PendingChange
 from modelref.domain.deployment import CanonicalFormat
@@ -273,6 +276,81 @@ def queue_router(version: CanonicalFormat) -> APIRouter:
         review.require_queue_prefix(version)
         user = auth.require(key, Role.APPROVER)
         return _outcome(applier.apply_batch(user, batch_id, _job(job_id)))
+
+    @router.get("/audit/current", tags=["audit"], operation_id=f"{ids}read_audit_current")
+    def audit_current(
+        review: ReviewDep, auth: AuthDep, key: ApiKey, domain_override: Domain | None = None
+    ) -> dict[str, Any]:
+        """Changes whose last recorded state is pending, newest first."""
+        review.require_queue_prefix(version)
+        auth.require(key, Role.APPROVER)
+        domain, history, _ = review.history(domain_override)
+        pending = [c.view() for c in history.changes.values() if c.status == "pending"]
+        pending.sort(key=lambda c: (c["requested_at"] or 0, c["change_id"]), reverse=True)
+        return {
+            "domain": domain.value,
+            "pending_changes": pending,
+            "total_pending": len(pending),
+            "generated_at": int(time.time()),
+        }
+
+    @router.get("/audit/batches", tags=["audit"], operation_id=f"{ids}read_audit_batches")
+    def audit_batches(
+        review: ReviewDep,
+        auth: AuthDep,
+        key: ApiKey,
+        domain_override: Domain | None = None,
+        cursor: Annotated[int | None, Query(ge=1)] = None,
+        limit: Annotated[int, Query(ge=1, le=50)] = 10,
+    ) -> dict[str, Any]:
+        """Batches, newest first; pass ``next_cursor`` back as ``cursor`` for the next page."""
+        review.require_queue_prefix(version)
+        auth.require(key, Role.APPROVER)
+        domain, history, _ = review.history(domain_override)
+        ids_ = sorted((b for b in history.batches if cursor is None or b < cursor), reverse=True)
+        page = ids_[:limit]
+        return {
+            "domain": domain.value,
+            "batches": [history.batches[b].summary() for b in page],
+            "next_cursor": page[-1] if len(ids_) > limit else None,
+        }
+
+    @router.get("/audit/batches/{batch_id}", tags=["audit"], operation_id=f"{ids}read_audit_batch")
+    def audit_batch(
+        review: ReviewDep, auth: AuthDep, key: ApiKey, batch_id: int, domain_override: Domain | None = None
+    ) -> dict[str, Any]:
+        review.require_queue_prefix(version)
+        auth.require(key, Role.APPROVER)
+        _, history, _ = review.batch_history(domain_override, batch_id)
+        batch = history.batches[batch_id]
+        members = sorted(batch.approved | batch.rejected | batch.applied)
+        return {**batch.summary(), "changes": [history.changes[c].view() for c in members if c in history.changes]}
+
+    @router.get(
+        "/audit/batches/{batch_id}/net_changes", tags=["audit"], operation_id=f"{ids}read_audit_batch_net_changes"
+    )
+    def audit_net_changes(
+        review: ReviewDep, auth: AuthDep, key: ApiKey, batch_id: int, domain_override: Domain | None = None
+    ) -> dict[str, Any]:
+        """What a batch did to each model it touched, replayed from the audit trail."""
+        review.require_queue_prefix(version)
+        auth.require(key, Role.APPROVER)
+        domain, history, events = review.batch_history(domain_override, batch_id)
+        changes = net_changes(history, events, batch_id)
+        operations = Counter(c["net_operation"] for c in changes)
+        return {
+            "batch_id": batch_id,
+            "batch_title": history.batches[batch_id].batch_title,
+            "domain": domain.value,
+            "model_changes": changes,
+            "models_added": operations["added"],
+            "models_modified": operations["modified"],
+            "models_deleted": operations["deleted"],
+            "models_unchanged": operations["unchanged"],
+            "total_field_changes": sum(len(c["field_diffs"]) for c in changes),
+            "has_critical_changes": any(c["is_critical"] for c in changes),
+            "generated_at": int(time.time()),
+        }
 
     return router
 

@@ -9,7 +9,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from modelref.domain.audit import ChangeStatus, Domain, Operation
+from modelref.domain.audit import AuditEvent, ChangeStatus, Domain, Operation
+from modelref.domain.audit_views import QueueHistory, replay_queue
 from modelref.domain.categories import CATEGORY_INFO, Category
 from modelref.domain.changes import PendingChange, User, diff_change
 from modelref.domain.deployment import CanonicalFormat, Deployment, ReplicateMode
@@ -304,6 +305,20 @@ class Review:
         if stored is not None and (change.request_metadata or {}).get("format") == LEGACY_FORMAT:
             stored = self.legacy_view(change.category, change.model_name, stored)
         return diff_change(change, stored)
+
+    # -- history ----------------------------------------------------------------------------------------
+
+    def history(self, domain: Domain | None) -> tuple[Domain, QueueHistory, list[AuditEvent]]:
+        """The queue's history as the audit trail of *domain* (default: the canonical one) tells it."""
+        domain = domain or self.domain
+        events = [e for e in self.store.audit_events() if e.domain is domain]
+        return domain, replay_queue(events), events
+
+    def batch_history(self, domain: Domain | None, batch_id: int) -> tuple[Domain, QueueHistory, list[AuditEvent]]:
+        found = self.history(domain)
+        if batch_id not in found[1].batches:
+            raise NotFound("Batch not found")
+        return found
 
     # -- deciding ---------------------------------------------------------------------------------------
 
