@@ -93,17 +93,22 @@ def _job(job_id: str | None) -> str | None:
     return (job_id or "").strip() or None
 
 
-def _outcome(outcome: Outcome) -> JSONResponse:
-    body: dict[str, Any] = {
-        "applied": [c.model_dump(mode="json", exclude_none=True) for c in outcome.applied],
-        "batch_split_occurred": outcome.split is not None,
-    }
+def _split_fields(outcome: Outcome) -> dict[str, Any]:
+    fields: dict[str, Any] = {"batch_split_occurred": outcome.split is not None}
     if outcome.split is not None:
-        body |= {
+        fields |= {
             "batch_split_original_batch_id": outcome.split.original_batch_id,
             "batch_split_new_batch_id": outcome.split.new_batch_id,
             "batch_split_reassigned_count": outcome.split.reassigned_count,
         }
+    return fields
+
+
+def _outcome(outcome: Outcome) -> JSONResponse:
+    body = {
+        "applied": [c.model_dump(mode="json", exclude_none=True) for c in outcome.applied],
+        **_split_fields(outcome),
+    }
     status = 200
     if outcome.failure is not None:
         body |= {
@@ -233,17 +238,8 @@ def queue_router(version: CanonicalFormat) -> APIRouter:
         review.require_queue_prefix(version)
         user = auth.require(key, Role.APPROVER)
         outcome = applier.apply_one(user, change_id, _job(request.job_id))
-        body: dict[str, Any] = {
-            "record": outcome.applied[0].model_dump(mode="json", exclude_none=True),
-            "batch_split_occurred": outcome.split is not None,
-        }
-        if outcome.split is not None:
-            body |= {
-                "batch_split_original_batch_id": outcome.split.original_batch_id,
-                "batch_split_new_batch_id": outcome.split.new_batch_id,
-                "batch_split_reassigned_count": outcome.split.reassigned_count,
-            }
-        return JSONResponse(body)
+        record = outcome.applied[0].model_dump(mode="json", exclude_none=True)
+        return JSONResponse({"record": record, **_split_fields(outcome)})
 
     @router.post("/apply", operation_id=f"{ids}apply_pending_changes")
     def apply_many(

@@ -421,33 +421,9 @@ class WriteTransaction:
             event_id += 1
             ts = int(time.time()) if spec.timestamp is None else spec.timestamp
             payload = None if spec.payload is None else _dumps(spec.payload)
-            digest = event_hash(
-                prev,
-                event_id,
-                ts,
-                spec.domain,
-                spec.category,
-                spec.model_name,
-                spec.operation,
-                spec.user,
-                spec.request_id,
-                payload,
-            )
-            written.append(
-                AuditEvent(
-                    event_id,
-                    ts,
-                    spec.domain,
-                    spec.category,
-                    spec.model_name,
-                    spec.operation,
-                    spec.user,
-                    spec.request_id,
-                    payload,
-                    prev,
-                    digest,
-                )
-            )
+            fields = (event_id, ts, spec.domain, spec.category, spec.model_name, spec.operation, spec.user)
+            digest = event_hash(prev, *fields, spec.request_id, payload)
+            written.append(AuditEvent(*fields, spec.request_id, payload, prev, digest))
             prev = digest
         self.conn.execute(
             audit_events.insert(),
