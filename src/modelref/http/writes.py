@@ -58,6 +58,7 @@ def v2_router() -> APIRouter:
         path_name: str | None = None,
     ) -> JSONResponse:
         record = review.validate_v2(category, body) if body is not None else None
+        review.check_path_name(record, path_name)  # before the key is resolved, as upstream does
         user = auth.require(key, Role.REQUESTOR)
         change = review.propose(user, category, operation, record, route=route, path_name=path_name)
         return queued(change)

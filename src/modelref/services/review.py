@@ -153,8 +153,7 @@ class Review:
     ) -> PendingChange:
         """Queue a v2 create, update or delete (record None) for review."""
         self.require_v2_writes(category)
-        if record is not None and path_name is not None and record.name != path_name:
-            raise NameMismatch("Model name in the path must match the payload when queuing updates.")
+        self.check_path_name(record, path_name)
         name = record.name if record is not None else path_name
         assert name is not None
         if category is Category.TEXT_GENERATION:
@@ -164,6 +163,11 @@ class Review:
         return self._enqueue(
             user, category, operation, name, payload, {"route": route}, related=_related(category, name)
         )
+
+    @staticmethod
+    def check_path_name(record: RecordBase | None, path_name: str | None) -> None:
+        if record is not None and path_name is not None and record.name != path_name:
+            raise NameMismatch("Model name in the path must match the payload when queuing updates.")
 
     def validate_legacy(self, category: Category, body: Any) -> tuple[str, dict[str, Any]]:
         """Check a v1 body by converting it with the one converter pair; return (name, payload)."""
