@@ -6,7 +6,7 @@ import pytest
 
 from modelref.domain.categories import CATEGORY_INFO, IMAGE_REPO_CATEGORIES, Category
 from modelref.domain.legacy import legacy_to_v2, v2_to_legacy
-from modelref.domain.records import FIXME_SHA256, ImageGenerationModelRecord
+from modelref.domain.records import UNKNOWN_SHA256, ImageGenerationModelRecord
 from modelref.errors import InvalidRecord
 from tests.support import LEGACY_IMAGE
 
@@ -66,7 +66,7 @@ def test_civitai_downloads_are_known_slow() -> None:
 def test_missing_sha256_becomes_fixme_and_is_omitted_again() -> None:
     _, document = _load(Category.CLIP)
     record, _ = legacy_to_v2(Category.CLIP, "coca_ViT-L-14", document["coca_ViT-L-14"])
-    assert record.config.download[0].sha256sum == FIXME_SHA256
+    assert record.config.download[0].sha256sum == UNKNOWN_SHA256
     assert "sha256sum" not in v2_to_legacy(Category.CLIP, record)["config"]["files"][0]
 
 

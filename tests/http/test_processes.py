@@ -132,3 +132,17 @@ def test_two_processes_on_one_database_both_serve_a_change(tmp_path: Path, datab
         _wait_until_all([first, second], json.dumps({"round": 1}), samples=1)
         _change_description(database_url, "round 2")
         _wait_until_all([first, second], "round 2", samples=1)
+
+
+def test_head_works_on_every_read_of_a_real_server(tmp_path: Path) -> None:
+    with serve(tmp_path) as (base, _log, _):
+        for path in (
+            "/api/docs",
+            "/api/model_references/v2/info",
+            "/api/model_references/v2/metadata/clip",
+            "/api/model_references/v2/clip",
+        ):
+            get = httpx.get(base + path, headers={"accept-encoding": "identity"})
+            head = httpx.head(base + path, headers={"accept-encoding": "identity"})
+            assert (head.status_code, head.content) == (200, b""), path
+            assert head.headers["content-length"] == get.headers["content-length"], path

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 from pydantic import ValidationError
 
 from modelref.domain.categories import CATEGORY_INFO, Category
-from modelref.domain.records import FIXME_SHA256, RecordBase, parse_record
+from modelref.domain.records import UNKNOWN_SHA256, RecordBase, parse_record
 from modelref.domain.vocab import LEGACY_TO_V2_BASELINE, V2_TO_LEGACY_BASELINE
 from modelref.errors import InvalidRecord
 
@@ -74,7 +74,7 @@ def _config_to_v2(config: Any, where: str) -> dict[str, Any]:
         download: dict[str, Any] = {
             "file_name": file_name,
             "file_url": url,
-            "sha256sum": file_entry.get("sha256sum") or FIXME_SHA256,
+            "sha256sum": file_entry.get("sha256sum") or UNKNOWN_SHA256,
             "content_hash": file_entry.get("content_hash"),
             "file_purpose": file_entry.get("file_type"),
             "known_slow_download": _is_slow_host(url) if isinstance(url, str) else False,
@@ -164,7 +164,7 @@ def _file_entry(category: Category, download: Any) -> dict[str, Any]:
     values = {
         "path": download.file_name,
         "md5sum": download.md5sum,
-        "sha256sum": None if download.sha256sum == FIXME_SHA256 else download.sha256sum,
+        "sha256sum": None if download.sha256sum == UNKNOWN_SHA256 else download.sha256sum,
         "file_type": download.file_purpose,
         "content_hash": download.content_hash,
     }

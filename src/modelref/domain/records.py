@@ -15,7 +15,7 @@ from modelref.domain.categories import CATEGORY_INFO, Category, ModelDomain, Mod
 SCHEMA_VERSION = "2.0.0"
 MAX_NAME_LENGTH = 255
 """Longest model name accepted (the longest real name is far shorter; indexes stay small)."""
-FIXME_SHA256 = "FIXME"
+UNKNOWN_SHA256 = "FIXME"  # the data contract's own word for "no checksum known" (DATA.md §4.2)
 
 Scalar: TypeAlias = int | float | str | bool
 SettingValue: TypeAlias = Scalar | list[int] | list[float] | list[str]
@@ -30,7 +30,7 @@ class DownloadRecord(_Model):
 
     file_name: str
     file_url: str
-    sha256sum: str = FIXME_SHA256
+    sha256sum: str = UNKNOWN_SHA256
     content_hash: str | None = None
     file_purpose: str | None = None
     known_slow_download: bool | None = None

@@ -19,7 +19,7 @@ from modelref.domain.deployment import CanonicalFormat, ReplicateMode
 from modelref.errors import ModelRefError
 from modelref.http import errors, meta, search, stats, v1, v2, writes
 from modelref.http import review as review_routes
-from modelref.http.fastpath import FastPath, RootPath
+from modelref.http.fastpath import FastPath, HeadAsGet, RootPath
 from modelref.services.apply import Applier
 from modelref.services.auth import Auth
 from modelref.services.breaker import CircuitBreaker
@@ -153,6 +153,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(writes.v1_router())
     app.include_router(meta.service)
 
+    app.add_middleware(HeadAsGet)
     app.add_middleware(RootPath)
     app.add_middleware(
         CORSMiddleware,

@@ -76,6 +76,19 @@ class RootPath:
         await self.app(scope, receive, send)
 
 
+class HeadAsGet:
+    """Route HEAD like GET for every read. The server itself leaves the body out of a HEAD answer
+    (it keeps its own copy of the request scope), so the headers are exactly those of the GET."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "HEAD":
+            scope = {**scope, "method": "GET"}
+        await self.app(scope, receive, send)
+
+
 class FastPath:
     """The outermost middleware of the app (see the module docstring)."""
 
