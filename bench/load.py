@@ -2,18 +2,27 @@
 
     .venv/bin/python bench/load.py [--repeat 5] [--database-url postgresql+psycopg://…]
 
-Without --database-url each run imports into a fresh SQLite file.
+Each run imports into a fresh SQLite file, or with --database-url into a fresh database created on
+that PostgreSQL server (and dropped afterwards).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import statistics
+import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from modelref.client.sources import read_folder
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.support import POSTGRES_ENV, fresh_postgres_database
+
 from modelref.domain.bundle import read_bundle
 from modelref.domain.render import legacy_files
 from modelref.services.importer import import_bundle
@@ -30,12 +39,6 @@ def _ms(started: float) -> float:
 def _fresh_store(database_url: str | None, folder: Path) -> Store:
     store = Store(database_url or f"sqlite:///{folder / 'bench.sqlite3'}")
     store.migrate()
-    if database_url:  # start from an empty database each run
-        with store.engine.begin() as conn:
-            conn.exec_driver_sql("DELETE FROM records")
-            conn.exec_driver_sql("DELETE FROM categories")
-            conn.exec_driver_sql("DELETE FROM audit_events")
-            conn.exec_driver_sql("UPDATE audit_head SET last_event_id = 0, last_hash = repeat('0', 64)")
     return store
 
 
@@ -62,6 +65,17 @@ def _run_once(database_url: str | None, folder: Path) -> dict[str, float]:
     return timings
 
 
+@contextlib.contextmanager
+def _database(server_url: str | None) -> Iterator[str | None]:
+    """None for SQLite; for PostgreSQL a fresh database on that server each run, dropped afterwards."""
+    if server_url is None:
+        yield None
+        return
+    os.environ[POSTGRES_ENV] = server_url
+    with fresh_postgres_database() as url:
+        yield url
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=5)
@@ -70,8 +84,8 @@ def main() -> None:
 
     rows: dict[str, list[float]] = {}
     for _ in range(args.repeat):
-        with tempfile.TemporaryDirectory() as tmp:
-            for step, ms in _run_once(args.database_url, Path(tmp)).items():
+        with tempfile.TemporaryDirectory() as tmp, _database(args.database_url) as url:
+            for step, ms in _run_once(url, Path(tmp)).items():
                 rows.setdefault(step, []).append(ms)
 
     engine = args.database_url.split(":", 1)[0] if args.database_url else "sqlite"
