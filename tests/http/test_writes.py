@@ -341,3 +341,17 @@ async def test_audit_views_rebuild_the_queue_history(writer: httpx.AsyncClient) 
     assert (net["models_added"], net["models_modified"]) == (1, 1)
     assert (await writer.get(f"{QUEUE}/audit/batches/99", headers=APPROVER)).status_code == 404
     assert (await writer.get(f"{QUEUE}/audit/current", headers=REQUESTOR)).status_code == 401
+
+
+async def test_typed_write_routes_take_their_category_from_the_path_only(writer: httpx.AsyncClient) -> None:
+    document = (await writer.get("/api/openapi.json")).json()
+    create = document["paths"]["/model_references/v2/clip"]["post"]
+    assert all(p["name"] != "category" for p in create.get("parameters", []))
+    assert create["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/ClipModelRecord"
+    }
+    response = await writer.post(
+        f"{V2}/clip", params={"category": "image_generation"}, json={"name": "Only CLIP"}, headers=REQUESTOR
+    )
+    assert response.status_code == 202
+    assert response.json()["category"] == "clip"

@@ -135,6 +135,8 @@ def create_app(settings: Settings) -> FastAPI:
         servers=SERVERS,
         lifespan=lifespan,
         max_body_size=MAX_BODY_BYTES,
+        # One schema per record type, read or written (clients generate one class per category).
+        separate_input_output_schemas=False,
     )
     app.state.deployment = settings.deployment
     app.state.horde_breaker = CircuitBreaker()

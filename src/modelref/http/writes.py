@@ -1,6 +1,8 @@
-"""Write routes (API.md §9, §11): every one of them queues a change for review and answers 202."""
+"""Write routes (API.md §9, §11): every one of them queues a change for review and answers 202.
 
-from __future__ import annotations
+No ``from __future__ import annotations`` here: the typed routes annotate their body with the category's
+record class, chosen at runtime, and FastAPI must see the class itself.
+"""
 
 from typing import Annotated, Any
 
@@ -10,7 +12,7 @@ from fastapi.responses import JSONResponse
 from modelref.domain.audit import Operation
 from modelref.domain.categories import CATEGORY_INFO, Category, parse_category
 from modelref.domain.changes import PendingChange
-from modelref.domain.records import RECORD_CLASSES
+from modelref.domain.records import RECORD_CLASSES, RecordBase
 from modelref.errors import InvalidRecord, NotFound
 from modelref.http.auth import ApiKey, AuthDep
 from modelref.http.deps import ReviewDep
@@ -32,11 +34,6 @@ def queued(change: PendingChange) -> JSONResponse:
     return JSONResponse(change.model_dump(mode="json", exclude_none=True), status_code=202)
 
 
-def _body_schema(category: Category) -> dict[str, Any]:
-    ref = {"$ref": f"#/components/schemas/{RECORD_CLASSES[category].__name__}"}
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": ref}}}}
-
-
 def _write_category(name: str) -> Category:
     category = parse_category(name)
     if category is None:
@@ -44,76 +41,66 @@ def _write_category(name: str) -> Category:
     return category
 
 
+def _propose(
+    review: ReviewDep,
+    auth: AuthDep,
+    key: str,
+    category: Category,
+    operation: Operation,
+    body: Any,
+    route: str,
+    path_name: str | None = None,
+) -> JSONResponse:
+    """422 body → 400 path/body name → key and role → guards, name rules, existence → 202."""
+    record = review.validate_v2(category, body)
+    review.check_path_name(record, path_name)  # before the key is resolved, as upstream does
+    user = auth.require(key, Role.REQUESTOR)
+    return queued(review.propose(user, category, operation, record, route=route, path_name=path_name))
+
+
+def _typed_v2_writes(router: APIRouter, category: Category) -> None:
+    record_type = RECORD_CLASSES[category]
+    TypedBody = Annotated[record_type, Body()]  # type: ignore[valid-type]
+
+    def sent(body: RecordBase) -> dict[str, Any]:
+        # What the client sent (less unknown keys), for the write rules to read once more.
+        return body.model_dump(mode="json", by_alias=True, exclude_unset=True)
+
+    def create(review: ReviewDep, auth: AuthDep, key: ApiKey, body: TypedBody) -> JSONResponse:
+        return _propose(review, auth, key, category, Operation.CREATE, sent(body), f"create_v2_{category.value}")
+
+    def update(review: ReviewDep, auth: AuthDep, key: ApiKey, model_name: str, body: TypedBody) -> JSONResponse:
+        route = f"update_v2_{category.value}"
+        return _propose(review, auth, key, category, Operation.UPDATE, sent(body), route, model_name)
+
+    create.__doc__ = f"Propose a new {category.value} model (queued for review: 202)."
+    update.__doc__ = f"Propose a change to a {category.value} model; the path name must equal the body's."
+    for path, endpoint, method, verb in (
+        (f"/{category.value}", create, "POST", "create"),
+        (f"/{category.value}/model/{{model_name:path}}", update, "PUT", "update"),
+    ):
+        router.add_api_route(
+            path, endpoint, methods=[method], status_code=202, operation_id=f"{verb}_v2_{category.value}"
+        )
+
+
 def v2_router() -> APIRouter:
     router = APIRouter(prefix="/model_references/v2", tags=["v2"], responses=WRITE_ERRORS)
-
-    def propose(
-        review: ReviewDep,
-        auth: AuthDep,
-        key: str,
-        category: Category,
-        operation: Operation,
-        body: Any,
-        route: str,
-        path_name: str | None = None,
-    ) -> JSONResponse:
-        record = review.validate_v2(category, body) if body is not None else None
-        review.check_path_name(record, path_name)  # before the key is resolved, as upstream does
-        user = auth.require(key, Role.REQUESTOR)
-        change = review.propose(user, category, operation, record, route=route, path_name=path_name)
-        return queued(change)
-
     for category in Category:
-
-        def create(
-            review: ReviewDep, auth: AuthDep, key: ApiKey, body: JsonBody, category: Category = category
-        ) -> JSONResponse:
-            return propose(review, auth, key, category, Operation.CREATE, body, f"create_v2_{category.value}")
-
-        def update(
-            review: ReviewDep,
-            auth: AuthDep,
-            key: ApiKey,
-            model_name: str,
-            body: JsonBody,
-            category: Category = category,
-        ) -> JSONResponse:
-            return propose(
-                review, auth, key, category, Operation.UPDATE, body, f"update_v2_{category.value}", model_name
-            )
-
-        create.__doc__ = f"Propose a new {category.value} model (queued for review: 202)."
-        update.__doc__ = f"Propose a change to a {category.value} model; the path name must equal the body's."
-        router.add_api_route(
-            f"/{category.value}",
-            create,
-            methods=["POST"],
-            status_code=202,
-            operation_id=f"create_v2_{category.value}",
-            openapi_extra=_body_schema(category),
-        )
-        router.add_api_route(
-            f"/{category.value}/model/{{model_name:path}}",
-            update,
-            methods=["PUT"],
-            status_code=202,
-            operation_id=f"update_v2_{category.value}",
-            openapi_extra=_body_schema(category),
-        )
+        _typed_v2_writes(router, category)
 
     @router.post("/{category}/add", status_code=202, operation_id="create_v2_model")
     def create_any(review: ReviewDep, auth: AuthDep, key: ApiKey, category: str, body: JsonBody) -> JSONResponse:
         """Propose a new model; the body is validated as the path category's record type."""
-        return propose(review, auth, key, _write_category(category), Operation.CREATE, body, "create_v2_model")
+        return _propose(review, auth, key, _write_category(category), Operation.CREATE, body, "create_v2_model")
 
     @router.put("/{category}/model/{model_name:path}", status_code=202, operation_id="update_v2_model")
     def update_any(
         review: ReviewDep, auth: AuthDep, key: ApiKey, category: str, model_name: str, body: JsonBody
     ) -> JSONResponse:
         """Propose a change to a model (the typed route of each category answers for known ones)."""
-        return propose(
-            review, auth, key, _write_category(category), Operation.UPDATE, body, "update_v2_model", model_name
-        )
+        found = _write_category(category)
+        return _propose(review, auth, key, found, Operation.UPDATE, body, "update_v2_model", model_name)
 
     @router.delete("/{category}/model/{model_name:path}", status_code=202, operation_id="delete_v2_model")
     def delete(review: ReviewDep, auth: AuthDep, key: ApiKey, category: str, model_name: str) -> JSONResponse:
@@ -127,45 +114,41 @@ def v2_router() -> APIRouter:
     return router
 
 
+def _propose_legacy(
+    review: ReviewDep, auth: AuthDep, key: str, category: Category, operation: Operation, body: Any, route: str
+) -> JSONResponse:
+    """v1 order: 503 → 422 body → name rules 400 → existence 409/404 → key and role → 202."""
+    review.require_v1_writes()
+    name, payload = review.validate_legacy(category, body)
+    checked = review.legacy_existence(category, operation, name)
+    user = auth.require(key, Role.REQUESTOR)
+    return queued(review.propose_legacy(user, category, operation, checked, payload, route))
+
+
+def _typed_v1_writes(router: APIRouter, category: Category) -> None:
+    create_id = f"create_legacy_{category.value}_model"
+    update_id = (
+        "update_legacy_model" if category is Category.IMAGE_GENERATION else f"update_legacy_{category.value}_model"
+    )
+
+    def create(review: ReviewDep, auth: AuthDep, key: ApiKey, body: JsonBody) -> JSONResponse:
+        return _propose_legacy(review, auth, key, category, Operation.CREATE, body, create_id)
+
+    def update(review: ReviewDep, auth: AuthDep, key: ApiKey, body: JsonBody) -> JSONResponse:
+        return _propose_legacy(review, auth, key, category, Operation.UPDATE, body, update_id)
+
+    create.__doc__ = f"Propose a new {category.value} model in the legacy shape."
+    update.__doc__ = f"Propose a change to a {category.value} model in the legacy shape (name from the body)."
+    router.add_api_route(f"/{category.value}", create, methods=["POST"], status_code=202, operation_id=create_id)
+    router.add_api_route(f"/{category.value}", update, methods=["PUT"], status_code=202, operation_id=update_id)
+
+
 def v1_router() -> APIRouter:
     """Legacy-shape writes, open only on a PRIMARY whose canonical format is legacy (else 503)."""
     router = APIRouter(prefix="/model_references/v1", tags=["v1"], responses=WRITE_ERRORS)
-
-    for category in [c for c in Category if CATEGORY_INFO[c].legacy_file is not None]:
-
-        def write(
-            review: ReviewDep, auth: AuthDep, key: ApiKey, body: JsonBody, operation: Operation, category: Category
-        ) -> JSONResponse:
-            review.require_v1_writes()
-            name, payload = review.validate_legacy(category, body)
-            route = f"{'create' if operation is Operation.CREATE else 'update'}_legacy_{category.value}_model"
-            checked = review.legacy_existence(category, operation, name)
-            user = auth.require(key, Role.REQUESTOR)
-            return queued(review.propose_legacy(user, category, operation, checked, payload, route))
-
-        def create(
-            review: ReviewDep, auth: AuthDep, key: ApiKey, body: JsonBody, category: Category = category
-        ) -> JSONResponse:
-            return write(review, auth, key, body, Operation.CREATE, category)
-
-        def update(
-            review: ReviewDep, auth: AuthDep, key: ApiKey, body: JsonBody, category: Category = category
-        ) -> JSONResponse:
-            return write(review, auth, key, body, Operation.UPDATE, category)
-
-        create.__doc__ = f"Propose a new {category.value} model in the legacy shape."
-        update.__doc__ = f"Propose a change to a {category.value} model in the legacy shape (name from the body)."
-        router.add_api_route(
-            f"/{category.value}",
-            create,
-            methods=["POST"],
-            status_code=202,
-            operation_id=f"create_legacy_{category.value}_model",
-        )
-        update_id = (
-            "update_legacy_model" if category is Category.IMAGE_GENERATION else f"update_legacy_{category.value}_model"
-        )
-        router.add_api_route(f"/{category.value}", update, methods=["PUT"], status_code=202, operation_id=update_id)
+    for category in Category:
+        if CATEGORY_INFO[category].legacy_file is not None:
+            _typed_v1_writes(router, category)
 
     @router.delete("/{category}/model/{model_name:path}", status_code=202, operation_id="delete_legacy_model")
     def delete(review: ReviewDep, auth: AuthDep, key: ApiKey, category: str, model_name: str) -> JSONResponse:
