@@ -41,6 +41,12 @@ class InvalidSource(ModelRefError):
     code = "invalid_source"
 
 
+class InvalidPayload(ModelRefError):
+    """A queued change cannot be applied as it stands (its payload or its target no longer fits)."""
+
+    code = "invalid_payload"
+
+
 class InvalidName(ModelRefError):
     """A model name a write may not use (e.g. a text name with a backend prefix)."""
 
@@ -84,6 +90,7 @@ ALL_ERRORS: tuple[type[ModelRefError], ...] = (
     InvalidRecord,
     InvalidSource,
     InvalidName,
+    InvalidPayload,
     InvalidQuery,
     InvalidTransition,
     Unauthorized,

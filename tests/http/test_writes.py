@@ -355,3 +355,21 @@ async def test_typed_write_routes_take_their_category_from_the_path_only(writer:
     )
     assert response.status_code == 202
     assert response.json()["category"] == "clip"
+
+
+async def test_a_failed_bulk_apply_stops_and_keeps_the_batch_together(writer: httpx.AsyncClient) -> None:
+    first = (await writer.delete(f"{V2}/blip/model/BLIP", headers=REQUESTOR)).json()["change_id"]
+    second = (await writer.delete(f"{V2}/blip/model/BLIP", headers=REQUESTOR)).json()["change_id"]
+    third = (await writer.post(f"{V2}/blip", json={"name": "Later"}, headers=REQUESTOR)).json()["change_id"]
+    await approve(writer, first, second, third)
+    response = await writer.post(f"{QUEUE}/apply", json={"change_ids": [first, second, third]}, headers=APPROVER)
+    assert response.status_code == 400
+    body = response.json()
+    assert [c["change_id"] for c in body["applied"]] == [first]
+    assert (body["failed_change_id"], body["failed_error_type"]) == (second, "PendingChangePayloadError")
+    assert "no longer exists" in body["failed_error"]
+    assert body["batch_split_occurred"] is False  # the untried change was part of the request: no split
+    remaining = (await writer.get(f"{QUEUE}/changes", params={"statuses": "approved"}, headers=APPROVER)).json()
+    assert sorted(c["change_id"] for c in remaining["items"]) == [second, third]
+    assert {c["batch_id"] for c in remaining["items"]} == {1}
+    assert (await writer.get(f"{V2}/blip/model/Later")).status_code == 404

@@ -21,6 +21,7 @@ STATUS: dict[type[errors.ModelRefError], int] = {
     errors.InvalidSource: 400,
     errors.InvalidQuery: 400,
     errors.InvalidName: 400,
+    errors.InvalidPayload: 400,
     errors.InvalidTransition: 400,
     errors.Unauthorized: 401,
     errors.Forbidden: 403,

@@ -20,7 +20,7 @@ from modelref.domain.audit import ChangeStatus, Domain, Operation, delta
 from modelref.domain.categories import Category
 from modelref.domain.changes import PendingChange, User
 from modelref.domain.stamping import stamp
-from modelref.errors import InvalidRecord, InvalidTransition, ModelRefError, NotFound, Unavailable
+from modelref.errors import InvalidPayload, InvalidRecord, InvalidTransition, ModelRefError, NotFound, Unavailable
 from modelref.services.review import LEGACY_FORMAT, Review, payload_record, queue_event
 from modelref.storage.store import EventSpec, Store
 
@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 ERROR_TYPES: dict[type[ModelRefError], str] = {
     NotFound: "PendingChangeNotFoundError",
     InvalidTransition: "PendingChangeStateError",
-    InvalidRecord: "PendingChangePayloadError",
+    InvalidPayload: "PendingChangePayloadError",
     Unavailable: "PendingChangeBackendError",
 }
 
@@ -121,9 +121,9 @@ class Applier:
                 touched.add(change.category)
                 if change.batch_id is not None:
                     batches.add(change.batch_id)
-            applied_ids = {c.change_id for c in outcome.applied}
+            requested = set(change_ids)
             for batch_id in sorted(batches):
-                outcome.split = self._split(user, batch_id, applied_ids) or outcome.split
+                outcome.split = self._split(user, batch_id, requested) or outcome.split
         finally:
             if touched:
                 self.on_applied(touched)
@@ -146,7 +146,7 @@ class Applier:
                 events: list[EventSpec] = []
                 if change.operation is Operation.DELETE:
                     if stored is None:
-                        raise InvalidRecord(f"Change {change_id}: model '{name}' no longer exists")
+                        raise InvalidPayload(f"Change {change_id}: model '{name}' no longer exists")
                     tx.delete(category, name)
                     events.append(
                         EventSpec(
@@ -158,7 +158,7 @@ class Applier:
                     try:
                         record = payload_record(change)
                     except (ValidationError, InvalidRecord) as error:
-                        raise InvalidRecord(
+                        raise InvalidPayload(
                             f"Change {change_id}: the payload is not a valid record ({error})"
                         ) from None
                     document = stamp(record.to_document(), stored, now, change.requested_username)
@@ -195,14 +195,15 @@ class Applier:
             log.exception("applying change %s failed", change_id)
             raise Unavailable(f"Change {change_id} could not be written: {type(error).__name__}") from None
 
-    def _split(self, user: User, batch_id: int, applied_ids: set[int]) -> Split | None:
-        """Move the batch's still-approved changes that this request did not apply to a new batch."""
+    def _split(self, user: User, batch_id: int, requested: set[int]) -> Split | None:
+        """Move the batch's still-approved changes that were not part of this request to a new batch
+        (a change the request tried but could not apply stays, so the batch can be retried as is)."""
         now = int(self.clock())
         with self.store.write() as tx:
             remaining = [
                 c
                 for c in tx.changes()
-                if c.batch_id == batch_id and c.status is ChangeStatus.APPROVED and c.change_id not in applied_ids
+                if c.batch_id == batch_id and c.status is ChangeStatus.APPROVED and c.change_id not in requested
             ]
             if not remaining:
                 return None
