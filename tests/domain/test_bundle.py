@@ -96,3 +96,10 @@ def test_numbers_too_large_to_store_are_refused() -> None:
     document = {"Big": image_record("Big", size_on_disk_bytes=2**70)}
     with pytest.raises(InvalidRecord, match="stable_diffusion.json: record 'Big': a value cannot be stored"):
         read_bundle({"stable_diffusion.json": json.dumps(document).encode()})
+
+
+@pytest.mark.parametrize("key", ["nul\u0000key", "", "x" * 300])
+def test_keys_no_database_can_hold_are_refused(key: str) -> None:
+    document = {key: image_record("Fine name")}
+    with pytest.raises(InvalidRecord, match="stable_diffusion.json: key"):
+        read_bundle({"stable_diffusion.json": json.dumps(document).encode()})

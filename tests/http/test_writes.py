@@ -373,3 +373,51 @@ async def test_a_failed_bulk_apply_stops_and_keeps_the_batch_together(writer: ht
     assert sorted(c["change_id"] for c in remaining["items"]) == [second, third]
     assert {c["batch_id"] for c in remaining["items"]} == {1}
     assert (await writer.get(f"{V2}/blip/model/Later")).status_code == 404
+
+
+@pytest.fixture
+async def any_engine_writer(tmp_path: Any, database_url: str, horde: FakeHorde) -> Any:
+    """A writable app that seeds itself into a fresh database of each engine (SQLite and PostgreSQL)."""
+    from modelref.http.app import create_app
+    from tests.http.conftest import make_settings, running
+
+    settings = make_settings(
+        tmp_path,
+        database_url=database_url,
+        ai_horde_url=horde.url,
+        pending_queue={"requestor_ids": ["1001"], "approver_ids": ["2002"]},
+    )
+    async for client in running(create_app(settings)):
+        yield client
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("DELETE", f"{V2}/clip/model/nul%00byte"),
+        ("DELETE", f"{V2}/clip/model/back%5Cslash"),
+        ("DELETE", f"{V2}/clip/model/" + "x" * 300),
+        ("GET", f"{QUEUE}/changes/{2**40}"),
+        ("GET", f"{QUEUE}/changes/{2**70}/diff"),
+        ("POST", f"{QUEUE}/apply_batch/{2**40}"),
+        ("GET", f"{QUEUE}/audit/batches/{2**40}"),
+        ("GET", f"{QUEUE}/changes?batch_id={2**40}"),
+        ("GET", f"{QUEUE}/diffs?change_ids={2**40}"),
+    ],
+)
+async def test_values_no_database_can_hold_are_422_on_every_engine(
+    any_engine_writer: httpx.AsyncClient, method: str, path: str
+) -> None:
+    response = await any_engine_writer.request(method, path, headers=APPROVER)
+    assert response.status_code == 422, response.text
+
+
+async def test_implausible_keys_are_refused_without_asking_the_horde(
+    writer: httpx.AsyncClient, horde: FakeHorde
+) -> None:
+    before = horde.calls
+    for key in ("x" * 1000, "ключ", "tab\tkey"):
+        response = await writer.get(f"{V2}/me/roles", headers={"apikey": key.encode()})
+        assert response.status_code == 401
+    assert horde.calls == before
+    assert (await writer.get("/api/heartbeat")).json()["ai_horde"]["consecutive_failures"] == 0

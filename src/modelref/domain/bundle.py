@@ -14,6 +14,7 @@ from modelref.domain.legacy import describe_validation_error, legacy_to_v2
 from modelref.domain.legacy_text import csv_to_v2, db_json_to_v2
 from modelref.domain.records import RecordBase, parse_record, storable
 from modelref.domain.vocab import known_value_problems
+from modelref.domain.writes import check_name
 from modelref.errors import InvalidRecord, InvalidSource
 
 TEXT_REPO_FILES = ("models.csv", "db.json", "defaults.json", "generation_params.json")
@@ -151,7 +152,10 @@ def read_bundle(files: Mapping[str, bytes]) -> Bundle:
         file_name = CATEGORY_INFO[category].v2_file
         for key, record in pairs:
             try:
+                check_name(key)
                 storable(record)
+            except InvalidRecord as error:
+                raise InvalidRecord(f"{file_name}: key {key[:80]!r}: {error.detail}") from None
             except ValueError as error:
                 raise InvalidRecord(f"{file_name}: record {key!r}: {error}") from None
             for problem in known_value_problems(record):

@@ -9,6 +9,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from modelref.domain.categories import Category
 from modelref.domain.records import (
+    MAX_NAME_LENGTH,
     ImageGenerationModelRecord,
     RecordBase,
     TextGenerationModelRecord,
@@ -17,7 +18,7 @@ from modelref.domain.records import (
 )
 from modelref.domain.textnames import base_name
 from modelref.domain.vocab import BASELINE_ALIASES, backend_of, known_value_problems
-from modelref.errors import InvalidName
+from modelref.errors import InvalidName, InvalidRecord
 
 
 def validate_write(category: Category, body: Any) -> RecordBase:
@@ -58,6 +59,16 @@ def validate_write(category: Category, body: Any) -> RecordBase:
     except ValueError as error:
         raise _error("value_error", f"Value error, {error}", (), None) from None
     return record
+
+
+def check_name(name: str) -> None:
+    """The name rules every write applies to a name from the path (InvalidRecord → 422)."""
+    if not name.strip():
+        raise InvalidRecord("Model name must not be empty or whitespace-only.")
+    if "\\" in name or "\x00" in name:
+        raise InvalidRecord(f"Model name must not contain invalid characters \\: '{name[:80]}'")
+    if len(name) > MAX_NAME_LENGTH:
+        raise InvalidRecord(f"Model name must be at most {MAX_NAME_LENGTH} characters")
 
 
 def check_text_name(name: str) -> None:

@@ -95,6 +95,13 @@ def _start(app: FastAPI, settings: Settings) -> None:
         settings.seed_source,
     )
     log.info("records: %s", counts or "none")
+    if not settings.pending_queue.approver_ids:
+        log.warning(
+            "no approvers (HORDE_MODEL_REFERENCE_PENDING_QUEUE__APPROVER_IDS): changes can be proposed "
+            "but nobody can review or apply them"
+        )
+    if not settings.pending_queue.requestor_ids and not settings.pending_queue.approver_ids:
+        log.warning("no requestors or approvers: every write is refused (401) until the allowlists are set")
     if not settings.cors_allowed_origins:
         log.warning(
             "no CORS origins allowed (HORDE_MODEL_REFERENCE_CORS_ALLOWED_ORIGINS): "

@@ -29,8 +29,8 @@ JOB_ID_MAX = 120
 
 class BatchRequest(BaseModel):
     batch_title: str = Field(min_length=1, max_length=120)
-    approved_ids: list[int] = Field(default_factory=list)
-    rejected_ids: list[int] = Field(default_factory=list)
+    approved_ids: list[Annotated[int, Field(le=2**31 - 1)]] = Field(default_factory=list)
+    rejected_ids: list[Annotated[int, Field(le=2**31 - 1)]] = Field(default_factory=list)
     reject_reason: str | None = Field(default=None, max_length=500)
 
     @field_validator("approved_ids", "rejected_ids")
@@ -74,7 +74,7 @@ class ApplyRequest(BaseModel):
 
 
 class ApplyManyRequest(ApplyRequest):
-    change_ids: list[int] = Field(min_length=1)
+    change_ids: list[Annotated[int, Field(le=2**31 - 1)]] = Field(min_length=1)
     allow_mixed_batch: bool = False
 
     @field_validator("change_ids")
@@ -131,7 +131,10 @@ def _page(review: ReviewDep, filters: ChangeFilter, offset: int, limit: int) -> 
     }
 
 
-Offset = Annotated[int, Query(ge=0, le=2**31 - 1)]
+MAX_ID = 2**31 - 1
+"""Change and batch ids are database integers: anything larger cannot exist (422, not a crash)."""
+Id = Annotated[int, Path(ge=1, le=MAX_ID)]
+Offset = Annotated[int, Query(ge=0, le=MAX_ID)]
 Limit = Annotated[int, Query(ge=1, le=500)]
 Statuses = Annotated[list[ChangeStatus], Query()]
 Categories = Annotated[list[Category], Query()]
@@ -166,7 +169,7 @@ def queue_router(version: CanonicalFormat) -> APIRouter:
         key: ApiKey,
         statuses: Statuses = [],  # noqa: B006
         categories: Categories = [],  # noqa: B006
-        batch_id: Annotated[int | None, Query(ge=1)] = None,
+        batch_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
         model_name: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
         requested_by: Annotated[list[str], Query()] = [],  # noqa: B006
         offset: Offset = 0,
@@ -178,13 +181,13 @@ def queue_router(version: CanonicalFormat) -> APIRouter:
         return _page(review, ChangeFilter(statuses, categories, batch_id, model_name, requested_by), offset, limit)
 
     @router.get("/changes/{change_id}", operation_id=f"{ids}get_pending_change")
-    def change(review: ReviewDep, auth: AuthDep, key: ApiKey, change_id: int) -> dict[str, Any]:
+    def change(review: ReviewDep, auth: AuthDep, key: ApiKey, change_id: Id) -> dict[str, Any]:
         review.require_queue_prefix(version)
         auth.require(key, Role.APPROVER)
         return _full(review.change(change_id))
 
     @router.get("/changes/{change_id}/diff", operation_id=f"{ids}get_pending_change_diff")
-    def diff(review: ReviewDep, auth: AuthDep, key: ApiKey, change_id: int) -> dict[str, Any]:
+    def diff(review: ReviewDep, auth: AuthDep, key: ApiKey, change_id: Id) -> dict[str, Any]:
         """What applying the change would do to the current record."""
         review.require_queue_prefix(version)
         auth.require(key, Role.APPROVER)
@@ -195,7 +198,7 @@ def queue_router(version: CanonicalFormat) -> APIRouter:
         review: ReviewDep,
         auth: AuthDep,
         key: ApiKey,
-        change_ids: Annotated[list[int], Query(min_length=1, max_length=100)],
+        change_ids: Annotated[list[Annotated[int, Field(ge=1, le=MAX_ID)]], Query(min_length=1, max_length=100)],
     ) -> dict[str, Any]:
         review.require_queue_prefix(version)
         auth.require(key, Role.APPROVER)
@@ -232,7 +235,7 @@ def queue_router(version: CanonicalFormat) -> APIRouter:
 
     @router.post("/changes/{change_id}/apply", operation_id=f"{ids}apply_pending_change")
     def apply_one(
-        review: ReviewDep, applier: ApplierDep, auth: AuthDep, key: ApiKey, change_id: int, request: ApplyRequest
+        review: ReviewDep, applier: ApplierDep, auth: AuthDep, key: ApiKey, change_id: Id, request: ApplyRequest
     ) -> JSONResponse:
         """Apply one approved change (a retry with the same job_id is a no-op that succeeds)."""
         review.require_queue_prefix(version)
@@ -248,7 +251,7 @@ def queue_router(version: CanonicalFormat) -> APIRouter:
         auth: AuthDep,
         key: ApiKey,
         request: Annotated[ApplyManyRequest | None, Body()] = None,
-        change_ids: Annotated[list[int], Query()] = [],  # noqa: B006
+        change_ids: Annotated[list[Annotated[int, Field(ge=1, le=MAX_ID)]], Query()] = [],  # noqa: B006
         job_id: Annotated[str | None, Query(max_length=JOB_ID_MAX)] = None,
         allow_mixed_batch: bool = False,
     ) -> JSONResponse:
@@ -265,7 +268,7 @@ def queue_router(version: CanonicalFormat) -> APIRouter:
         applier: ApplierDep,
         auth: AuthDep,
         key: ApiKey,
-        batch_id: Annotated[int, Path(ge=1)],
+        batch_id: Id,
         job_id: Annotated[str | None, Query(max_length=JOB_ID_MAX)] = None,
     ) -> JSONResponse:
         """Apply every approved change of a batch, in change-id order."""
@@ -296,7 +299,7 @@ def queue_router(version: CanonicalFormat) -> APIRouter:
         auth: AuthDep,
         key: ApiKey,
         domain_override: Domain | None = None,
-        cursor: Annotated[int | None, Query(ge=1)] = None,
+        cursor: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
         limit: Annotated[int, Query(ge=1, le=50)] = 10,
     ) -> dict[str, Any]:
         """Batches, newest first; pass ``next_cursor`` back as ``cursor`` for the next page."""
@@ -313,7 +316,7 @@ def queue_router(version: CanonicalFormat) -> APIRouter:
 
     @router.get("/audit/batches/{batch_id}", tags=["audit"], operation_id=f"{ids}read_audit_batch")
     def audit_batch(
-        review: ReviewDep, auth: AuthDep, key: ApiKey, batch_id: int, domain_override: Domain | None = None
+        review: ReviewDep, auth: AuthDep, key: ApiKey, batch_id: Id, domain_override: Domain | None = None
     ) -> dict[str, Any]:
         review.require_queue_prefix(version)
         auth.require(key, Role.APPROVER)
@@ -326,7 +329,7 @@ def queue_router(version: CanonicalFormat) -> APIRouter:
         "/audit/batches/{batch_id}/net_changes", tags=["audit"], operation_id=f"{ids}read_audit_batch_net_changes"
     )
     def audit_net_changes(
-        review: ReviewDep, auth: AuthDep, key: ApiKey, batch_id: int, domain_override: Domain | None = None
+        review: ReviewDep, auth: AuthDep, key: ApiKey, batch_id: Id, domain_override: Domain | None = None
     ) -> dict[str, Any]:
         """What a batch did to each model it touched, replayed from the audit trail."""
         review.require_queue_prefix(version)

@@ -10,6 +10,8 @@ from modelref.errors import Unauthorized
 from modelref.services.horde import HordeClient
 
 INVALID_KEY = "Invalid API key"
+MAX_KEY_LENGTH = 256
+"""AI-Horde keys are short ASCII tokens; anything else is refused without asking the AI-Horde."""
 
 
 class Role(StrEnum):
@@ -26,7 +28,8 @@ class Auth:
 
     def user(self, apikey: str) -> User:
         """Resolve a key to a user with their roles (any valid key is a reader)."""
-        found = self.horde.find_user(apikey) if apikey.strip() else None
+        plausible = 0 < len(apikey) <= MAX_KEY_LENGTH and apikey.isascii() and apikey.isprintable()
+        found = self.horde.find_user(apikey) if plausible and apikey.strip() else None
         if found is None:
             raise Unauthorized(INVALID_KEY)
         return User(

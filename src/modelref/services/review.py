@@ -18,7 +18,7 @@ from modelref.domain.legacy import legacy_to_v2, v2_to_legacy
 from modelref.domain.legacy_text import backend_variants, db_entries, db_json_to_v2
 from modelref.domain.records import RecordBase, TextGenerationModelRecord, parse_record
 from modelref.domain.vocab import known_value_problems
-from modelref.domain.writes import check_text_name, validate_write
+from modelref.domain.writes import check_name, check_text_name, validate_write
 from modelref.errors import AlreadyExists, InvalidRecord, InvalidTransition, NameMismatch, NotFound, NotWritable
 from modelref.services.reads import shown
 from modelref.storage.store import EventSpec, Store, WriteTransaction
@@ -156,6 +156,7 @@ class Review:
         self.check_path_name(record, path_name)
         name = record.name if record is not None else path_name
         assert name is not None
+        check_name(name)
         if category is Category.TEXT_GENERATION:
             check_text_name(name)
         stored = self.current(category, name)
@@ -190,6 +191,7 @@ class Review:
 
     def legacy_existence(self, category: Category, operation: Operation, name: str) -> str:
         """The v1 checks that come before authentication: name rules and existence (409/404)."""
+        check_name(name)
         if category is Category.TEXT_GENERATION:
             check_text_name(name)
         stored = self.current(category, name)
