@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
@@ -14,7 +16,7 @@ from hypothesis import strategies as st
 from modelref.domain.categories import Category
 from modelref.http.app import create_app
 from tests.http.conftest import make_settings, writable_settings
-from tests.support import KEYS, REQUESTOR, FakeHorde, live_server
+from tests.support import KEYS, POSTGRES_ENV, REQUESTOR, FakeHorde, fresh_postgres_database, live_server
 
 CATEGORIES = [c.value for c in Category]
 segment = st.one_of(
@@ -112,12 +114,22 @@ record_fields = st.fixed_dictionaries(
 )
 
 
-@pytest.fixture(scope="module")
-def write_http(seeded_database: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
-    with FakeHorde(KEYS) as horde:
-        settings = writable_settings(tmp_path_factory.mktemp("fuzz-writes"), seeded_database, horde)
-        with live_server(create_app(settings)) as base, httpx.Client(base_url=base, timeout=30) as client:
-            yield client
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def write_http(
+    request: pytest.FixtureRequest, seeded_database: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[httpx.Client]:
+    """A live writable service on each engine (PostgreSQL when configured), with a fake AI-Horde."""
+    with contextlib.ExitStack() as stack:
+        horde = stack.enter_context(FakeHorde(KEYS))
+        folder = tmp_path_factory.mktemp("fuzz-writes")
+        settings = writable_settings(folder, seeded_database, horde)
+        if request.param == "postgres":
+            if not os.environ.get(POSTGRES_ENV):
+                pytest.skip(f"{POSTGRES_ENV} is not set")
+            url = stack.enter_context(fresh_postgres_database())
+            settings = writable_settings(folder, seeded_database, horde, database_url=url)
+        base = stack.enter_context(live_server(create_app(settings)))
+        yield stack.enter_context(httpx.Client(base_url=base, timeout=30))
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
