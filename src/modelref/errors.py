@@ -81,29 +81,3 @@ class Unavailable(ModelRefError):
 
 class ExportFailed(ModelRefError):
     code = "export_failed"
-
-
-ALL_ERRORS: tuple[type[ModelRefError], ...] = (
-    NotFound,
-    AlreadyExists,
-    NameMismatch,
-    InvalidRecord,
-    InvalidSource,
-    InvalidName,
-    InvalidPayload,
-    InvalidQuery,
-    InvalidTransition,
-    Unauthorized,
-    Forbidden,
-    NotWritable,
-    Unavailable,
-    ExportFailed,
-)
-
-
-def error_for_code(code: str) -> type[ModelRefError]:
-    """Return the class whose ``code`` is *code* (the base class when unknown)."""
-    for cls in ALL_ERRORS:
-        if cls.code == code:
-            return cls
-    return ModelRefError

@@ -164,8 +164,5 @@ class Reads:
         stats = snapshot.statistics(grouped and category is Category.TEXT_GENERATION)
         return {**stats, "limit": limit, "offset": offset}
 
-    def record_count(self) -> dict[Category, int]:
-        return {c: len(s.hits) for c, s in self.catalog.snapshots.items()}
-
 
 _EMPTY_OBJECT = Blob(b"{}")

@@ -31,10 +31,6 @@ def next_id(conn: Connection, counter: Literal["last_change_id", "last_batch_id"
     return int(value)
 
 
-def peek_batch_id(conn: Connection) -> int:
-    return int(conn.execute(sa.select(queue_counters.c.last_batch_id).where(queue_counters.c.id == 1)).scalar_one())
-
-
 def insert(conn: Connection, change: PendingChange) -> None:
     conn.execute(pending_changes.insert().values(change_id=change.change_id, **_row(change)))
 

@@ -167,14 +167,6 @@ class Store:
         with self.engine.connect() as conn:
             return _load(conn, category)
 
-    def load_with_version(self, category: Category) -> tuple[int, list[StoredRecord]]:
-        """The category's records and the version they belong to, read in one snapshot."""
-        with self.engine.connect() as conn, conn.begin():
-            version = conn.execute(
-                sa.select(categories.c.version).where(categories.c.category == category.value)
-            ).scalar()
-            return version or 0, _load(conn, category)
-
     def audit_events(self, category: str | None = None) -> list[AuditEvent]:
         query = sa.select(audit_events).order_by(audit_events.c.event_id)
         if category is not None:
