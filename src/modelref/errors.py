@@ -76,7 +76,14 @@ class NotWritable(ModelRefError):
 
 
 class Unavailable(ModelRefError):
+    """Something this service depends on cannot answer now (the AI-Horde, the database, a PRIMARY)."""
+
     code = "unavailable"
+
+    def __init__(self, detail: str, retry_after: float | None = None) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+        """Seconds after which a retry may succeed (sent as ``Retry-After``), when known."""
 
 
 class ExportFailed(ModelRefError):
