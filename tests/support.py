@@ -2,15 +2,30 @@
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import http.server
 import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
 import threading
+import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
+import httpx
 import sqlalchemy as sa
+
+from modelref.domain.audit import AuditEvent
+from modelref.domain.categories import Category
+from modelref.domain.changes import PendingChangeRecord
+from modelref.http.fastpath import ModelRefApp
+from modelref.settings import Settings
+from modelref.storage.store import Store
 
 REFERENCE_DATA = Path(__file__).resolve().parents[2] / "shared" / "reference-data"
 LEGACY_IMAGE = REFERENCE_DATA / "legacy-image"
@@ -115,14 +130,21 @@ def live_server(app: object) -> Iterator[str]:
 class FakeHorde:
     """A small AI-Horde on 127.0.0.1: ``GET /api/v2/find_user`` answers for the keys it knows.
 
-    ``mode`` switches it to failing: "down" (500), "slow" (answers after ``delay`` seconds).
+    ``mode`` switches it to failing: "down" (500), "slow" (answers after ``delay`` seconds), "429" (rate
+    limited, with ``Retry-After: retry_after``), "hang" (reads the request, then answers nothing until ``mode``
+    changes, and then as the new mode says). ``calls`` counts requests, ``calls_by_key`` counts them by
+    ``apikey`` header.
     """
 
     def __init__(self, users: dict[str, str]) -> None:
         self.users = users
         self.mode = "up"
         self.delay = 3.0
+        self.retry_after = "7"
         self.calls = 0
+        self.calls_by_key: collections.Counter[str] = collections.Counter()
+        self._count_lock = threading.Lock()
+        self._closing = threading.Event()
         fake = self
 
         class _Handler(http.server.BaseHTTPRequestHandler):
@@ -130,29 +152,45 @@ class FakeHorde:
                 import json
                 import time
 
-                fake.calls += 1
+                apikey = self.headers.get("apikey", "")
+                with fake._count_lock:
+                    fake.calls += 1
+                    fake.calls_by_key[apikey] += 1
+                while fake.mode == "hang":
+                    if fake._closing.wait(0.02):
+                        return  # shutting down: hang up without an answer
                 if fake.mode == "slow":
                     time.sleep(fake.delay)
+                headers: dict[str, str] = {}
                 if fake.mode == "down":
                     status, body = 500, {"message": "down"}
+                elif fake.mode == "429":
+                    status, body = 429, {"message": "Too many requests"}
+                    headers["Retry-After"] = fake.retry_after
                 elif self.path.split("?")[0] != "/api/v2/find_user":
                     status, body = 404, {"message": "no such route"}
-                elif (username := fake.users.get(self.headers.get("apikey", ""))) is None:
+                elif (username := fake.users.get(apikey)) is None:
                     status, body = 404, {"message": "User not found"}
                 else:
-                    status, body = 200, {"username": username, "id": int(username.rsplit("#", 1)[1])}
+                    user_id = username.rpartition("#")[2]
+                    status, body = 200, {"username": username, "id": int(user_id) if user_id.isdigit() else None}
                 data = json.dumps(body).encode()
                 self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                try:
+                    self.end_headers()
+                    self.wfile.write(data)
+                except ConnectionError:
+                    pass  # the caller gave up while we hung
 
             def log_message(self, *args: object) -> None:
                 pass
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
 
     @property
     def url(self) -> str:
@@ -163,6 +201,7 @@ class FakeHorde:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._closing.set()
         self.server.shutdown()
         self.server.server_close()
 
@@ -171,3 +210,122 @@ KEYS = {"requestor-key": "Req#1001", "approver-key": "App#2002", "stranger-key":
 REQUESTOR = {"apikey": "requestor-key"}
 APPROVER = {"apikey": "approver-key"}
 STRANGER = {"apikey": "stranger-key"}
+
+
+# -- the real data's counts, named once --------------------------------------------------------------------
+
+REAL_RECORDS = 913
+"""Records in the real legacy files (all categories)."""
+REAL_IMAGE = 161
+REAL_TEXT = 719
+"""Base text models (db.json also lists each under two backend prefixes)."""
+REAL_DB_JSON_ENTRIES = 2157
+REAL_TEXT_GROUPS = 419
+
+
+# -- reading a store in tests ----------------------------------------------------------------------------
+
+
+def audit_events(store: Store) -> list[AuditEvent]:
+    with store.read() as tx:
+        return tx.audit.events()
+
+
+def chain_problems(store: Store) -> list[str]:
+    with store.read() as tx:
+        return tx.audit.verify()
+
+
+def queued_changes(store: Store) -> list[PendingChangeRecord]:
+    """Every change in the queue, by id."""
+    with store.read() as tx:
+        return [change for i in tx.queue.ids() if (change := tx.queue.get(i)) is not None]
+
+
+def record_counts(store: Store) -> dict[Category, int]:
+    with store.read() as tx:
+        return {category: state.count for category, state in tx.records.states().items()}
+
+
+# -- running the service in tests ------------------------------------------------------------------------
+
+
+def make_settings(data_dir: Path, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "data_dir": data_dir,
+        "seed_source": str(REFERENCE_DATA),
+        "cors_allowed_origins": ["https://ui.example"],
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+def writable_settings(data_dir: Path, seeded: Path, horde: FakeHorde, **overrides: object) -> Settings:
+    """Settings for an app on a private copy of the seeded database, with the fake AI-Horde and roles."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copy(seeded / "modelref.sqlite3", data_dir / "modelref.sqlite3")
+    values: dict[str, object] = {
+        "ai_horde_url": horde.url,
+        "pending_queue": {"requestor_ids": ["1001"], "approver_ids": ["2002"]},
+    }
+    values.update(overrides)
+    return make_settings(data_dir, **values)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def serve(
+    data_dir: Path, *args: str, database_url: str | None = None, extra_env: dict[str, str] | None = None
+) -> Iterator[tuple[str, Path, subprocess.Popen[bytes]]]:
+    """Start `modelref serve` on a free port; yield its base URL, its log file and the process."""
+    port = _free_port()
+    env = {
+        **os.environ,
+        "HORDE_MODEL_REFERENCE_DATA_DIR": str(data_dir),
+        "HORDE_MODEL_REFERENCE_SEED_SOURCE": str(REFERENCE_DATA),
+        **(extra_env or {}),
+    }
+    if database_url:
+        env["HORDE_MODEL_REFERENCE_DATABASE_URL"] = database_url
+    log = data_dir / f"serve-{port}.log"
+    with log.open("a") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "modelref.cli", "serve", "--port", str(port), *args],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/api/heartbeat", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"modelref serve did not start:\n{log.read_text()}")
+            time.sleep(0.1)
+        yield base, log, process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+async def running(app: ModelRefApp) -> AsyncIterator[httpx.AsyncClient]:
+    async with (
+        app.api.router.lifespan_context(app.api),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://modelref.test") as client,
+    ):
+        yield client

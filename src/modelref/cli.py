@@ -44,9 +44,15 @@ def _open_store(database_url: str | None) -> Iterator[Store]:
     except ImportError as error:  # the library was installed without the service extra
         console.print(f"[red]error:[/] {error.name} is missing: install modelref[service]")
         raise typer.Exit(2) from None
-    store = Store(database_url or _settings().database)
     try:
-        store.migrate()
+        store = Store(database_url or _settings().database)
+    except ModelRefError as error:
+        raise _fail(error) from None
+    try:
+        try:
+            store.migrate()
+        except ModelRefError as error:
+            raise _fail(error) from None
         yield store
     finally:
         store.close()
@@ -130,25 +136,33 @@ def import_(
 @app.command()
 def export(
     directory: Annotated[Path, typer.Argument(help="Folder to write into (created if missing).")],
-    format: Annotated[
-        str,
+    formats: Annotated[
+        list[str] | None,
         typer.Option(
-            "--format", "-f", help="v2, legacy (the GitHub repositories' files), or both (DIR/v2 and DIR/legacy)."
+            "--format",
+            "-f",
+            help="v2 or legacy (the GitHub repositories' files); repeat for both, or say 'both'. Several formats "
+            "write one subfolder each (DIR/v2, DIR/legacy). Default: both.",
         ),
-    ] = "both",
+    ] = None,
     database_url: DatabaseOption = None,
 ) -> None:
     """Write the reference files from the database; each file is replaced atomically."""
-    from modelref.services.exporter import ExportFormat, plan_export, write_export
+    from modelref.domain.formats import Format
+    from modelref.services.exporter import plan_export, write_export
 
-    try:
-        fmt = ExportFormat(format)
-    except ValueError:
-        console.print(f"[red]error:[/] --format must be v2, legacy or both, not {format!r}")
-        raise typer.Exit(2) from None
+    wanted: set[Format] = set()
+    for name in formats or ["both"]:
+        if name == "both":
+            wanted |= set(Format)
+        elif name in {f.value for f in Format}:
+            wanted.add(Format(name))
+        else:
+            console.print(f"[red]error:[/] --format must be v2, legacy or both, not {name!r}")
+            raise typer.Exit(2)
     try:
         with _open_store(database_url) as store:
-            plan = plan_export(store, fmt, directory)
+            plan = plan_export(store, wanted, directory)
         write_export(plan)
     except ModelRefError as error:
         raise _fail(error) from None
@@ -173,25 +187,104 @@ def check(database_url: DatabaseOption = None) -> None:
         raise typer.Exit(1)
 
 
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def _log_config(level: str) -> dict[str, object]:
+    """Logging for the server and every worker process: timestamps and levels on every line."""
+    handler = {"class": "logging.StreamHandler", "formatter": "plain", "stream": "ext://sys.stderr"}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"plain": {"format": LOG_FORMAT}},
+        "handlers": {"stderr": handler},
+        "loggers": {
+            "uvicorn": {"handlers": ["stderr"], "level": level.upper(), "propagate": False},
+            "uvicorn.access": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
+            "modelref": {"handlers": ["stderr"], "level": level.upper(), "propagate": False},
+            "alembic": {"level": "WARNING"},
+        },
+    }
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 19800,
-    workers: Annotated[int, typer.Option(help="Worker processes (each keeps its own in-memory catalog).")] = 1,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes (each keeps its own in-memory catalog).")] = 1,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
+    access_log: Annotated[
+        bool, typer.Option("--access-log", help="Log every request (off by default: a proxy in front usually does).")
+    ] = False,
+    no_seed: Annotated[
+        bool, typer.Option("--no-seed", help="Start with an empty database instead of importing the seed source.")
+    ] = False,
 ) -> None:
     """Start the HTTP service (PRIMARY on the embedded SQLite database unless configured otherwise).
 
-    An empty database first imports HORDE_MODEL_REFERENCE_SEED_SOURCE. The API is under /api; the
-    interactive docs at /api/docs.
+    An empty database first imports HORDE_MODEL_REFERENCE_SEED_SOURCE (unless --no-seed). The API is under
+    /api; the interactive docs at /api/docs.
     """
+    import os
+
     import uvicorn
 
+    from modelref.client.sources import NO_SEED, seed_reader
+    from modelref.domain.categories import Category
+    from modelref.domain.deployment import ReplicateMode
+    from modelref.services.startup import prepare_store
+
+    if no_seed:
+        os.environ["HORDE_MODEL_REFERENCE_SEED_SOURCE"] = NO_SEED  # the worker processes read it too
     settings = _settings()
-    console.print(
-        f"modelref {settings.replicate_mode.value} (canonical {settings.canonical_format.value}) on "
-        f"{_settings_database(settings)}; docs at http://{host}:{port}/api/docs"
+    if settings.replicate_mode is not ReplicateMode.PRIMARY:
+        console.print(
+            "[red]error:[/] REPLICA mode is not available yet: run as PRIMARY "
+            "(unset HORDE_MODEL_REFERENCE_REPLICATE_MODE)"
+        )
+        raise typer.Exit(1)
+    with _open_store(None) as store:
+        try:
+            prepare_store(store, settings.seed_source, seed_reader(settings.seed_source, settings.github))
+            with store.read() as tx:
+                states = tx.records.states()
+        except ModelRefError as error:
+            raise _fail(error) from None
+        database = store.describe()
+    log = logging.getLogger("modelref")
+    counts = ", ".join(f"{c.value} {states[c].count}" for c in Category if c in states and states[c].count) or "none"
+    log.info(
+        "modelref %s on http://%s:%d (docs: http://%s:%d/api/docs): canonical format %s, database %s, "
+        "seed source %s, %d worker%s, access log %s",
+        settings.replicate_mode.value,
+        host,
+        port,
+        host,
+        port,
+        settings.canonical_format.value,
+        database,
+        settings.seed_source,
+        workers,
+        "" if workers == 1 else "s",
+        "on" if access_log else "off",
     )
+    log.info("records: %s", counts)
+    queue = settings.pending_queue
+    if not queue.requestor_ids and not queue.approver_ids:
+        log.warning(
+            "writes are disabled: no requestors or approvers (set HORDE_MODEL_REFERENCE_PENDING_QUEUE__REQUESTOR_IDS "
+            "and __APPROVER_IDS to AI-Horde user ids)"
+        )
+    elif not queue.approver_ids:
+        log.warning(
+            "no approvers (HORDE_MODEL_REFERENCE_PENDING_QUEUE__APPROVER_IDS): changes can be proposed "
+            "but nobody can review or apply them"
+        )
+    if not settings.cors_allowed_origins:
+        log.warning(
+            "no CORS origins allowed (HORDE_MODEL_REFERENCE_CORS_ALLOWED_ORIGINS): "
+            "browsers on other sites cannot call the API"
+        )
     uvicorn.run(
         "modelref.http.app:app_from_environment",
         factory=True,
@@ -199,18 +292,14 @@ def serve(
         port=port,
         workers=workers,
         log_level=log_level,
+        log_config=_log_config(log_level),
+        access_log=access_log,
         proxy_headers=True,
     )
 
 
-def _settings_database(settings: Settings) -> str:
-    from sqlalchemy import make_url
-
-    return make_url(settings.database).render_as_string(hide_password=True)
-
-
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     logging.getLogger("alembic").setLevel(logging.WARNING)
     app()
 

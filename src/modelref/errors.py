@@ -35,6 +35,16 @@ class InvalidRecord(ModelRefError):
     code = "invalid_record"
 
 
+class InvalidBody(InvalidRecord):
+    """A request body failed validation; ``problems`` locate each failure (FastAPI's 422 list shape)."""
+
+    def __init__(self, problems: list[dict[str, object]]) -> None:
+        first = problems[0] if problems else {}
+        super().__init__(str(first.get("msg", "invalid body")))
+        self.problems = problems
+        """Each ``{"type", "loc", "msg", "input"}``, ``loc`` relative to the body."""
+
+
 class InvalidSource(ModelRefError):
     """An import source cannot be read or understood."""
 
@@ -59,8 +69,20 @@ class InvalidQuery(ModelRefError):
     code = "invalid_query"
 
 
+class UnknownCategory(ModelRefError):
+    """A path names a category that does not exist, where the contract answers 422."""
+
+    code = "unknown_category"
+
+
 class InvalidTransition(ModelRefError):
     code = "invalid_transition"
+
+
+class QuotaExceeded(ModelRefError):
+    """A caller holds as much as a setting allows (e.g. pending changes per requestor)."""
+
+    code = "quota_exceeded"
 
 
 class Unauthorized(ModelRefError):
@@ -88,3 +110,14 @@ class Unavailable(ModelRefError):
 
 class ExportFailed(ModelRefError):
     code = "export_failed"
+
+
+class IncompleteApply(ModelRefError):
+    """A bulk apply stopped at a failed change. ``outcome`` is the full answer (what was applied, what
+    failed); it is sent with the status that ``cause`` alone would get."""
+
+    def __init__(self, cause: ModelRefError, outcome: object) -> None:
+        super().__init__(cause.detail)
+        self.cause = cause
+        self.outcome = outcome
+        self.code = cause.code

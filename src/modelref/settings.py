@@ -9,10 +9,9 @@ import platformdirs
 from pydantic import AliasChoices, BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from modelref.client.sources import GithubLayout
-from modelref.domain.deployment import CanonicalFormat, Deployment, ReplicateMode
-
-GITHUB_SOURCE = "github"
+from modelref.client.sources import GITHUB, GithubLayout
+from modelref.domain.deployment import Deployment, ReplicateMode
+from modelref.domain.formats import Format
 
 
 def _split_list(value: Any) -> Any:
@@ -32,6 +31,8 @@ class PendingQueueSettings(BaseModel):
     """AI-Horde user ids allowed to propose changes (approvers may too). Empty: nobody (fails closed)."""
     approver_ids: Annotated[list[str], NoDecode] = Field(default_factory=list)
     """AI-Horde user ids allowed to review and apply changes. Empty: nobody (fails closed)."""
+    max_pending_per_requestor: int = Field(default=500, ge=1, le=1_000_000)
+    """How many pending changes one requestor may hold at once (over it: 400)."""
 
     _split = field_validator("requestor_ids", "approver_ids", mode="before")(_split_list)
 
@@ -47,10 +48,11 @@ class Settings(BaseSettings):
     """Where the embedded database and caches live."""
     database_url: str | None = None
     """SQLAlchemy URL of the PRIMARY's database; default: a SQLite file in the data directory."""
-    seed_source: str = GITHUB_SOURCE
-    """What an empty PRIMARY imports on first start: a folder, a URL, or ``github`` (the legacy repositories)."""
+    seed_source: str = GITHUB
+    """What an empty PRIMARY imports on first start: a folder, a URL, ``github`` (the legacy repositories), or
+    ``none`` (start empty)."""
     replicate_mode: ReplicateMode = ReplicateMode.PRIMARY
-    canonical_format: CanonicalFormat = CanonicalFormat.V2
+    canonical_format: Format = Format.V2
     """Which API version accepts writes on a PRIMARY."""
     primary_api_url: str = "https://models.aihorde.net/api"
     """The PRIMARY a REPLICA reads from (note the ``/api``)."""

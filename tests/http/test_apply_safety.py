@@ -17,8 +17,7 @@ import pytest
 from modelref.domain.audit import ChangeStatus, Operation
 from modelref.domain.categories import Category
 from modelref.storage.store import Store
-from tests.http.test_processes import serve
-from tests.support import APPROVER, KEYS, REQUESTOR, FakeHorde
+from tests.support import APPROVER, KEYS, REQUESTOR, FakeHorde, audit_events, chain_problems, queued_changes, serve
 
 QUEUE = "/api/model_references/v2/pending_queue"
 
@@ -53,23 +52,25 @@ def _queue_batch(base: str, count: int, prefix: str) -> int:
 
 
 def _applied(store: Store) -> int:
-    return sum(1 for c in store.changes() if c.status is ChangeStatus.APPLIED)
+    return sum(1 for c in queued_changes(store) if c.status is ChangeStatus.APPLIED)
 
 
 def _assert_consistent(store: Store, prefix: str, count: int) -> collections.Counter[str]:
     """Every change is applied with its record and events, or approved with none of them."""
-    records = {r.name for r in store.load(Category.BLIP)}
+    records = {r.name for r in store.load(Category.BLIP).records}
     creates = collections.Counter(
         e.model_name
-        for e in store.audit_events("blip")
+        for e in audit_events(store)
+        if e.category == "blip"
         if e.operation is Operation.CREATE and e.model_name.startswith(prefix)
     )
     applies = collections.Counter(
         e.payload_value()["after"]["change_id"]
-        for e in store.audit_events("pending_queue")
+        for e in audit_events(store)
+        if e.category == "pending_queue"
         if e.payload_value()["after"]["action"] == "apply"
     )
-    changes = [c for c in store.changes() if c.model_name.startswith(prefix)]
+    changes = [c for c in queued_changes(store) if c.model_name.startswith(prefix)]
     assert len(changes) == count
     for change in changes:
         assert change.status in (ChangeStatus.APPLIED, ChangeStatus.APPROVED), change.status
@@ -77,7 +78,7 @@ def _assert_consistent(store: Store, prefix: str, count: int) -> collections.Cou
         assert (change.model_name in records) is applied
         assert creates[change.model_name] == int(applied)
         assert applies[change.change_id] == int(applied)
-    assert store.verify_audit_chain() == []
+    assert chain_problems(store) == []
     return creates
 
 

@@ -15,8 +15,16 @@ from hypothesis import strategies as st
 
 from modelref.domain.categories import Category
 from modelref.http.app import create_app
-from tests.http.conftest import make_settings, writable_settings
-from tests.support import KEYS, POSTGRES_ENV, REQUESTOR, FakeHorde, fresh_postgres_database, live_server
+from tests.support import (
+    KEYS,
+    POSTGRES_ENV,
+    REQUESTOR,
+    FakeHorde,
+    fresh_postgres_database,
+    live_server,
+    make_settings,
+    writable_settings,
+)
 
 CATEGORIES = [c.value for c in Category]
 segment = st.one_of(

@@ -2,15 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -18,60 +11,9 @@ import httpx
 from modelref.domain.bundle import read_bundle
 from modelref.services.importer import import_bundle
 from modelref.storage.store import Store
-from tests.support import REFERENCE_DATA
+from tests.support import REAL_IMAGE, REAL_RECORDS, REFERENCE_DATA, audit_events, serve
 
 DEADLINE = 20.0  # generous for a loaded CI machine; bench/propagation.py measures the real delay
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextlib.contextmanager
-def serve(
-    data_dir: Path, *args: str, database_url: str | None = None, extra_env: dict[str, str] | None = None
-) -> Iterator[tuple[str, Path, subprocess.Popen[bytes]]]:
-    """Start `modelref serve` on a free port; yield its base URL, its log file and the process."""
-    port = _free_port()
-    env = {
-        **os.environ,
-        "HORDE_MODEL_REFERENCE_DATA_DIR": str(data_dir),
-        "HORDE_MODEL_REFERENCE_SEED_SOURCE": str(REFERENCE_DATA),
-        **(extra_env or {}),
-    }
-    if database_url:
-        env["HORDE_MODEL_REFERENCE_DATABASE_URL"] = database_url
-    log = data_dir / f"serve-{port}.log"
-    with log.open("a") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "modelref.cli", "serve", "--port", str(port), *args],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/api/heartbeat", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"modelref serve did not start:\n{log.read_text()}")
-            time.sleep(0.1)
-        yield base, log, process
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def _change_description(database_url: str, text: str) -> None:
@@ -104,10 +46,11 @@ def test_serve_seeds_an_empty_database_and_logs_what_it_is(tmp_path: Path) -> No
         assert len(httpx.get(f"{base}/api/model_references/v2/text_generation").json()) == 719
     text = log.read_text()
     assert "database is empty: importing seed data" in text
-    assert "mode PRIMARY, canonical format v2" in text
+    assert "INFO modelref: modelref PRIMARY on http://127.0.0.1:" in text
+    assert "canonical format v2" in text
     assert "modelref.sqlite3" in text
-    assert "docs at http://127.0.0.1:" in text
-    assert "image_generation 161" in text
+    assert "(docs: http://127.0.0.1:" in text
+    assert f"image_generation {REAL_IMAGE}" in text
 
 
 def test_two_workers_both_serve_a_change(tmp_path: Path) -> None:
@@ -116,7 +59,7 @@ def test_two_workers_both_serve_a_change(tmp_path: Path) -> None:
         _change_description(url, "changed by a test")
         _wait_until_all([base], "changed by a test", samples=12)
     store = Store(url)
-    assert len(store.audit_events()) == 913 + 2  # seeded once (not twice by two workers), then 2 updates
+    assert len(audit_events(store)) == REAL_RECORDS + 2  # seeded once (not twice by two workers), then 2 updates
     store.close()
 
 

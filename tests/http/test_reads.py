@@ -79,7 +79,6 @@ async def test_a_record_looks_the_same_from_every_read(client: httpx.AsyncClient
         ("clip/model/ünïcødé%20名前", "not found"),
         ("clip/model/../../v1/clip", "not found"),  # the client removes dot segments: no such route
         ("controlnet/model/control_qr_xl", "not found"),
-        ("nope/model/x", "Model category 'nope' not found"),
     ],
 )
 async def test_missing_models_are_404_with_a_short_detail(client: httpx.AsyncClient, path: str, detail: str) -> None:
@@ -124,8 +123,8 @@ async def test_v1_special_categories(client: httpx.AsyncClient) -> None:
     assert (await client.get(f"{V1}/ti.json")).json() == {}
     assert (await client.get(f"{V1}/video_generation")).status_code == 404
     unknown = await client.get(f"{V1}/nope")
-    assert unknown.status_code == 404
-    assert "not a valid MODEL_REFERENCE_CATEGORY" in unknown.json()["detail"]
+    assert unknown.status_code == 422
+    assert unknown.json()["detail"] == "Invalid model category: 'nope'. 'nope' is not a valid MODEL_REFERENCE_CATEGORY"
 
 
 async def test_v1_text_with_group_summaries(client: httpx.AsyncClient) -> None:
@@ -170,7 +169,9 @@ async def test_statistics_from_the_data(client: httpx.AsyncClient) -> None:
     grouped = (await client.get("/api/model_references/statistics/text_generation?group_text_models=true")).json()
     assert grouped["total_models"] == 419
     assert (await client.get("/api/model_references/statistics/lora")).status_code == 404
-    assert (await client.get("/api/model_references/statistics/nope")).status_code == 404
+    unknown = await client.get("/api/model_references/statistics/nope")
+    assert unknown.status_code == 422
+    assert unknown.json()["detail"][0]["loc"] == ["path", "model_category_name"]
     assert (await client.get("/api/model_references/statistics/clip?limit=0")).status_code == 422
 
 
@@ -186,7 +187,7 @@ async def test_v2_metadata(client: httpx.AsyncClient) -> None:
         "category": "clip",
         "last_updated": 1_700_000_000,
     }
-    assert (await client.get(f"{V2}/metadata/nope")).status_code == 404
+    assert (await client.get(f"{V2}/metadata/nope")).status_code == 422
 
 
 async def test_v1_metadata_is_503_on_a_v2_deployment(client: httpx.AsyncClient) -> None:

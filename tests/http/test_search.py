@@ -5,6 +5,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support import REAL_RECORDS
+
 pytestmark = pytest.mark.anyio
 
 V2 = "/api/model_references/v2"
@@ -114,16 +116,31 @@ async def test_every_category_is_searchable(client: httpx.AsyncClient) -> None:
     for category in ("lora", "ti", "video_generation"):
         body = (await _search(client, category)).json()
         assert body == {"results": [], "total": 0, "offset": 0, "limit": 50, "has_more": False}
-    assert (await _search(client, "nope")).status_code == 404
+    unknown = await _search(client, "nope")
+    assert unknown.status_code == 422
+    assert unknown.json()["detail"].startswith("Unknown category 'nope'. Valid: ['image_generation',")
 
 
 async def test_cross_category_search_deduplicates_by_name(client: httpx.AsyncClient) -> None:
-    everything = (await _search(client, None, limit=1)).json()
-    assert everything["total"] == 913  # the real data has no name twice across categories
+    everything = (await _search(client, None, limit=500)).json()
+    assert everything["total"] == REAL_RECORDS  # the real data has no name twice across categories
+    order = list(dict.fromkeys(r["record_type"] for r in everything["results"]))
+    assert order[:3] == ["blip", "clip", "codeformer"]  # the existing service's category order: same pages
     nsfw = (await _search(client, None, nsfw="true", limit=500)).json()
     assert {r["record_type"] for r in nsfw["results"]} == {"image_generation"}
-    # Unknown parameters are ignored, as upstream.
-    assert (await _search(client, None, baseline="flux_1", limit=1)).json()["total"] == everything["total"]
+
+
+@pytest.mark.parametrize(
+    ("category", "parameter"),
+    [(None, "baseline"), ("image_generation", "commercial_use"), ("image_generation", "license_id"), (None, "bogus")],
+)
+async def test_an_unknown_filter_is_refused_not_ignored(
+    client: httpx.AsyncClient, category: str | None, parameter: str
+) -> None:
+    response = await _search(client, category, **{parameter: "x"})
+    assert response.status_code == 422
+    problem = response.json()["detail"][0]
+    assert (problem["type"], problem["loc"]) == ("extra_forbidden", ["query", parameter])
 
 
 async def test_huge_offsets_are_refused_not_crashed(client: httpx.AsyncClient) -> None:

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from tests.factories import image_record, text_record
-from tests.support import APPROVER, REQUESTOR, STRANGER, FakeHorde
+from tests.support import APPROVER, REQUESTOR, STRANGER, FakeHorde, make_settings, running, writable_settings
 
 pytestmark = pytest.mark.anyio
 
@@ -233,7 +233,6 @@ async def test_roles_and_auth_failures(writer: httpx.AsyncClient, horde: FakeHor
 
 async def test_auth_timeout_is_503(tmp_path: Any, seeded_database: Any, horde: FakeHorde) -> None:
     from modelref.http.app import create_app
-    from tests.http.conftest import running, writable_settings
 
     horde.mode, horde.delay = "slow", 3
     settings = writable_settings(tmp_path, seeded_database, horde, ai_horde_timeout=0.5)
@@ -249,7 +248,7 @@ async def test_auth_timeout_is_503(tmp_path: Any, seeded_database: Any, horde: F
         ("PUT", "clip/model/missing", {"name": "missing"}, 404, "Use POST"),
         ("PUT", "clip/model/ViT-L/14", {"name": "other"}, 400, "must match"),
         ("DELETE", "clip/model/missing", None, 404, "not found"),
-        ("POST", "nope/add", {"name": "x"}, 422, "Unknown category"),
+        ("POST", "nope/add", {"name": "x"}, 422, "Input should be 'image_generation'"),
         ("POST", "clip/add", {"name": "x", "record_type": "blip"}, 422, "record_type"),
         ("POST", "image_generation", image_record("B", baseline="bogus"), 422, "baseline"),
         ("POST", "image_generation", {"name": "no baseline"}, 422, "baseline"),
@@ -262,7 +261,7 @@ async def test_auth_timeout_is_503(tmp_path: Any, seeded_database: Any, horde: F
         ("POST", "blip", {"name": "back\\slash"}, 422, "name"),
         ("POST", "blip", {"name": 5}, 422, "name"),
         ("POST", "blip", [1, 2], 422, ""),
-        ("POST", "blip", {"name": "big", "size_on_disk_bytes": 2**70}, 422, "cannot be stored"),
+        ("POST", "blip", {"name": "big", "size_on_disk_bytes": 2**70}, 422, "exceeded maximum size"),
     ],
 )
 async def test_bad_writes_are_clear_4xx_and_queue_nothing(
@@ -379,7 +378,6 @@ async def test_a_failed_bulk_apply_stops_and_keeps_the_batch_together(writer: ht
 async def any_engine_writer(tmp_path: Any, database_url: str, horde: FakeHorde) -> Any:
     """A writable app that seeds itself into a fresh database of each engine (SQLite and PostgreSQL)."""
     from modelref.http.app import create_app
-    from tests.http.conftest import make_settings, running
 
     settings = make_settings(
         tmp_path,

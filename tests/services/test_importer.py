@@ -8,22 +8,31 @@ import pytest
 from modelref.domain.audit import Operation
 from modelref.domain.bundle import read_bundle
 from modelref.domain.categories import Category
+from modelref.domain.formats import Format
 from modelref.errors import ExportFailed
 from modelref.services.check import check_store
-from modelref.services.exporter import ExportFormat, plan_export, write_export
+from modelref.services.exporter import plan_export, write_export
 from modelref.services.importer import import_bundle
 from modelref.services.records import load_all
 from modelref.storage.store import Store
 from tests.factories import image_record
-from tests.support import LEGACY_IMAGE, LEGACY_TEXT, reference_files
+from tests.support import (
+    LEGACY_IMAGE,
+    LEGACY_TEXT,
+    REAL_RECORDS,
+    REAL_TEXT,
+    audit_events,
+    record_counts,
+    reference_files,
+)
 
 
 def test_import_real_data_then_export_reproduces_the_legacy_files(store: Store, tmp_path: Path) -> None:
     report = import_bundle(store, read_bundle(reference_files()), now=1_700_000_000)
-    assert sum(r.created for r in report.categories) == 913
-    assert {c: s.count for c, s in store.states().items()}[Category.TEXT_GENERATION] == 719
+    assert sum(r.created for r in report.categories) == REAL_RECORDS
+    assert record_counts(store)[Category.TEXT_GENERATION] == REAL_TEXT
 
-    write_export(plan_export(store, ExportFormat.LEGACY, tmp_path))
+    write_export(plan_export(store, {Format.LEGACY}, tmp_path))
     assert (tmp_path / "stable_diffusion.json").read_bytes() == (LEGACY_IMAGE / "stable_diffusion.json").read_bytes()
     assert (tmp_path / "db.json").read_bytes() == (LEGACY_TEXT / "db.json").read_bytes()
     for original in LEGACY_IMAGE.glob("*.json"):
@@ -43,7 +52,7 @@ def test_records_get_timestamps_and_pass_check(store: Store) -> None:
     assert (first.metadata.created_at, first.metadata.updated_at) == (1_700_000_000, 1_700_000_000)
     report = check_store(store)
     assert report.ok, report.problems
-    assert (report.records, report.audit_events) == (913, 913)
+    assert (report.records, report.audit_events) == (REAL_RECORDS, REAL_RECORDS)
 
 
 def test_reimporting_the_same_data_changes_nothing(store: Store) -> None:
@@ -52,9 +61,9 @@ def test_reimporting_the_same_data_changes_nothing(store: Store) -> None:
     versions = store.versions()
     report = import_bundle(store, bundle, now=2)
     assert not report.changed
-    assert sum(r.unchanged for r in report.categories) == 913
+    assert sum(r.unchanged for r in report.categories) == REAL_RECORDS
     assert store.versions() == versions
-    assert len(store.audit_events()) == 913
+    assert len(audit_events(store)) == REAL_RECORDS
 
 
 def test_reimport_updates_creates_and_deletes_with_audit_events(store: Store) -> None:
@@ -68,11 +77,11 @@ def test_reimport_updates_creates_and_deletes_with_audit_events(store: Store) ->
     report = import_bundle(store, read_bundle(files), now=20)
     result = report.categories[0]
     assert (result.created, result.updated, result.deleted, result.unchanged) == (1, 1, 1, 0)
-    stored = {r.name: r.document for r in store.load(Category.IMAGE_GENERATION)}
+    stored = {r.name: r.document for r in store.load(Category.IMAGE_GENERATION).records}
     assert list(stored) == ["B", "C"]
     assert stored["B"]["metadata"]["created_at"] == 10
     assert stored["B"]["metadata"]["updated_at"] == 20
-    events = store.audit_events()
+    events = audit_events(store)
     assert [e.operation for e in events[-3:]] == [Operation.UPDATE, Operation.CREATE, Operation.DELETE]
     update = events[-3].payload_value()
     assert update["delta"]["description"] == {"old": "A test model", "new": "new text"}
@@ -89,19 +98,19 @@ def test_a_crash_during_import_leaves_the_database_as_it_was(store: Store) -> No
     with pytest.raises(RuntimeError):
         import_bundle(store, bundle, on_category=crash)
     assert store.is_empty()
-    assert store.audit_events() == []
+    assert audit_events(store) == []
     assert store.versions() == {}
 
 
 def test_export_both_writes_v2_and_legacy_folders(store: Store, tmp_path: Path) -> None:
     import_bundle(store, read_bundle(reference_files()))
-    write_export(plan_export(store, ExportFormat.BOTH, tmp_path))
+    write_export(plan_export(store, set(Format), tmp_path))
     v2 = json.loads((tmp_path / "v2" / "text_generation.json").read_text())
-    assert len(v2) == 719
+    assert len(v2) == REAL_TEXT
     assert json.loads((tmp_path / "v2" / "lora.json").read_text()) == {}
     assert (tmp_path / "legacy" / "db.json").exists()
     again = read_bundle({p.name: p.read_bytes() for p in (tmp_path / "v2").iterdir()})
-    assert again.record_count == 913
+    assert again.record_count == REAL_RECORDS
 
 
 def test_export_onto_a_file_fails_cleanly_and_leaves_no_temp_files(store: Store, tmp_path: Path) -> None:
@@ -111,11 +120,11 @@ def test_export_onto_a_file_fails_cleanly_and_leaves_no_temp_files(store: Store,
     blocker = folder / "out"
     blocker.write_text("a file, not a folder")
     with pytest.raises(ExportFailed, match="cannot write"):
-        write_export(plan_export(store, ExportFormat.LEGACY, blocker))
+        write_export(plan_export(store, {Format.LEGACY}, blocker))
     assert sorted(p.name for p in folder.iterdir()) == ["out"]
     # A folder where a target file should be: the rename fails, the temp file is removed.
     target = folder / "legacy"
     (target / "db.json").mkdir(parents=True)
     with pytest.raises(ExportFailed, match="db.json"):
-        write_export(plan_export(store, ExportFormat.LEGACY, target))
+        write_export(plan_export(store, {Format.LEGACY}, target))
     assert not [p for p in target.iterdir() if p.name.endswith(".tmp")]

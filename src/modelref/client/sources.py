@@ -12,6 +12,11 @@ from modelref.domain.bundle import TEXT_REPO_FILES, source_file_names
 from modelref.domain.categories import CATEGORY_INFO, IMAGE_REPO_CATEGORIES
 from modelref.errors import InvalidSource
 
+GITHUB = "github"
+"""The source name of the legacy GitHub repositories' raw files."""
+NO_SEED = "none"
+"""The seed source that means "start with an empty database"."""
+
 Progress = Callable[[str], None]
 """Called with each file name as it is read."""
 
@@ -98,8 +103,15 @@ def read_github(layout: GithubLayout, progress: Progress | None = None, timeout:
 
 def read_source(source: str, layout: GithubLayout, progress: Progress | None = None) -> dict[str, bytes]:
     """Read *source*: ``github``, an ``http(s)://`` URL of a folder, or a local folder."""
-    if source == "github":
+    if source == GITHUB:
         return read_github(layout, progress)
     if source.startswith(("http://", "https://")):
         return read_url(source, progress)
     return read_folder(Path(source).expanduser(), progress)
+
+
+def seed_reader(source: str, layout: GithubLayout) -> Callable[[], dict[str, bytes]] | None:
+    """What reads the seed *source* when an empty database is seeded (None: the source says start empty)."""
+    if source == NO_SEED:
+        return None
+    return lambda: read_source(source, layout)

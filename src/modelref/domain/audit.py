@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
 import orjson
+
+from modelref.domain.formats import Format
 
 GENESIS_HASH = "0" * 64
 
@@ -26,18 +28,13 @@ class ChangeStatus(StrEnum):
     REJECTED = "rejected"
 
 
-class Domain(StrEnum):
-    V2 = "v2"
-    LEGACY = "legacy"
-
-
 @dataclass(frozen=True, slots=True)
 class AuditEvent:
     """One appended event; ``payload`` is the stored JSON text (``{before?, after?, delta?}``) or None."""
 
     event_id: int
     timestamp: int
-    domain: Domain
+    domain: Format
     category: str
     model_name: str
     operation: Operation
@@ -50,24 +47,27 @@ class AuditEvent:
     def payload_value(self) -> Any:
         return None if self.payload is None else orjson.loads(self.payload)
 
+    def computed_hash(self) -> str:
+        """The chain hash: SHA-256 over the previous hash and every field, in a fixed order."""
+        canonical = orjson.dumps(
+            [
+                self.prev_hash,
+                self.event_id,
+                self.timestamp,
+                self.domain,
+                self.category,
+                self.model_name,
+                self.operation,
+                self.logical_user_id,
+                self.request_id,
+                self.payload,
+            ]
+        )
+        return hashlib.sha256(canonical).hexdigest()
 
-def event_hash(
-    prev_hash: str,
-    event_id: int,
-    timestamp: int,
-    domain: str,
-    category: str,
-    model_name: str,
-    operation: str,
-    logical_user_id: str,
-    request_id: str | None,
-    payload: str | None,
-) -> str:
-    """The chain hash of an event: SHA-256 over the previous hash and every field, in a fixed order."""
-    canonical = orjson.dumps(
-        [prev_hash, event_id, timestamp, domain, category, model_name, operation, logical_user_id, request_id, payload]
-    )
-    return hashlib.sha256(canonical).hexdigest()
+    def sealed(self) -> AuditEvent:
+        """This event with its hash set."""
+        return replace(self, hash=self.computed_hash())
 
 
 def verify_chain(events: list[AuditEvent]) -> list[str]:
@@ -80,23 +80,25 @@ def verify_chain(events: list[AuditEvent]) -> list[str]:
             problems.append(f"audit event {event.event_id}: id does not increase (after {last_id})")
         if event.prev_hash != prev:
             problems.append(f"audit event {event.event_id}: previous-hash link is broken")
-        expected = event_hash(
-            event.prev_hash,
-            event.event_id,
-            event.timestamp,
-            event.domain,
-            event.category,
-            event.model_name,
-            event.operation,
-            event.logical_user_id,
-            event.request_id,
-            event.payload,
-        )
-        if event.hash != expected:
+        if event.hash != event.computed_hash():
             problems.append(f"audit event {event.event_id}: content does not match its hash")
         prev = event.hash
         last_id = event.event_id
     return problems
+
+
+@dataclass(frozen=True, slots=True)
+class EventSpec:
+    """An audit event to append; the store gives it its id, timestamp (unless set) and hashes."""
+
+    domain: Format
+    category: str
+    model_name: str
+    operation: Operation
+    user: str
+    payload: dict[str, Any] | None = None
+    request_id: str | None = None
+    timestamp: int | None = None
 
 
 def delta(old: dict[str, Any], new: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -164,6 +164,25 @@ IMAGE_REPO_CATEGORIES: tuple[Category, ...] = tuple(
 """Categories whose legacy file lives in the image repository (one JSON object per file)."""
 
 
+SEARCH_ORDER: tuple[Category, ...] = (
+    Category.BLIP,
+    Category.CLIP,
+    Category.CODEFORMER,
+    Category.CONTROLNET,
+    Category.ESRGAN,
+    Category.GFPGAN,
+    Category.SAFETY_CHECKER,
+    Category.IMAGE_GENERATION,
+    Category.TEXT_GENERATION,
+    Category.VIDEO_GENERATION,
+    Category.AUDIO_GENERATION,
+    Category.MISCELLANEOUS,
+    Category.LORA,
+    Category.TI,
+)
+"""The order a cross-category search walks the categories: the existing service's, so pages match."""
+
+
 def parse_category(value: str) -> Category | None:
     """Return the category named *value*, or None (never raises)."""
     try:

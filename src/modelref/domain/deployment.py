@@ -1,9 +1,20 @@
-"""What kind of deployment this is: mode and canonical format (API.md §1.5)."""
+"""What kind of deployment this is, and the guards that follow from it (API.md §1.5).
+
+Every mode and canonical-format check lives here, so each answer is written once.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+
+from modelref.domain.categories import CATEGORY_INFO, Category
+from modelref.domain.formats import Format
+from modelref.errors import NotWritable, Unavailable
+
+REPLICA_WRITES = (
+    "This instance is in REPLICA mode and does not support write operations. Only PRIMARY instances can modify data."
+)
 
 
 class ReplicateMode(StrEnum):
@@ -11,16 +22,50 @@ class ReplicateMode(StrEnum):
     REPLICA = "REPLICA"
 
 
-class CanonicalFormat(StrEnum):
-    V2 = "v2"
-    LEGACY = "legacy"
-
-
 @dataclass(frozen=True, slots=True)
 class Deployment:
     mode: ReplicateMode = ReplicateMode.PRIMARY
-    canonical_format: CanonicalFormat = CanonicalFormat.V2
+    canonical_format: Format = Format.V2
 
     @property
     def writable(self) -> bool:
         return self.mode is ReplicateMode.PRIMARY
+
+    def require_primary(self) -> None:
+        """G-PRIMARY: only a PRIMARY changes data."""
+        if not self.writable:
+            raise NotWritable(REPLICA_WRITES)
+
+    def require_writes(self, api: Format, category: Category) -> None:
+        """G-V2WRITE / G-V1WRITE: record writes through *api* on a PRIMARY.
+
+        The non-canonical API refuses writes, except v2 writes to categories that have no legacy format.
+        """
+        self.require_primary()
+        if api is self.canonical_format:
+            return
+        if api is Format.V2 and CATEGORY_INFO[category].legacy_file is None:
+            return
+        raise NotWritable(
+            "This deployment does not expose write operations for this API. "
+            f"Expected canonical_format='{api.value}', got '{self.canonical_format.value}'."
+        )
+
+    def require_queue(self, api: Format) -> None:
+        """Only the canonical format's pending-queue prefix is active (decision 5)."""
+        self.require_primary()
+        if api is not self.canonical_format:
+            raise NotWritable(
+                "The pending queue is served under the canonical format's prefix; this deployment's canonical "
+                f"format is '{self.canonical_format.value}', not the /{api.api_prefix} one."
+            )
+
+    def require_metadata(self, api: Format) -> None:
+        """G-META: metadata is tracked on a PRIMARY and served under its canonical API only (decision 6)."""
+        if not self.writable:
+            raise Unavailable("Metadata tracking is not supported in REPLICA mode")
+        if api is not self.canonical_format:
+            raise Unavailable(
+                f"This endpoint is only available when canonical_format='{api.value}'. "
+                f"Current setting: canonical_format='{self.canonical_format.value}'"
+            )

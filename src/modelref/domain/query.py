@@ -10,6 +10,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from modelref.domain.categories import Category
 from modelref.domain.records import RECORD_CLASSES, RecordBase
 from modelref.domain.textnames import parse
@@ -18,6 +20,9 @@ from modelref.errors import InvalidQuery
 
 HORDE_SOURCE = "horde"
 ANY_SOURCE = "any"
+MAX_LIMIT = 500
+MAX_OFFSET = 2**31 - 1
+"""Past any real data; bigger numbers are refused (422) rather than carried around."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,3 +235,47 @@ def search(hits: Iterable[Hit], query: SearchQuery, category: Category | None = 
         matched = _sorted(matched, query, category)
     page = matched[query.offset : query.offset + query.limit]
     return SearchPage(page, len(matched), query.offset, query.limit)
+
+
+class CrossSearchParams(BaseModel):
+    """The parameters of the cross-category search. An unknown parameter is refused (422), never ignored:
+    a filter that silently does nothing returns results that look like a match."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    nsfw: bool | None = None
+    name_contains: str | None = None
+    tags_any: list[str] = Field(default_factory=list)
+    tags_all: list[str] = Field(default_factory=list)
+    tags_none: list[str] = Field(default_factory=list)
+    sort_by: str | None = None
+    sort_desc: bool = False
+    limit: int = Field(50, ge=1, le=MAX_LIMIT)
+    offset: int = Field(0, ge=0, le=MAX_OFFSET)
+
+    def to_query(self) -> SearchQuery:
+        fields = self.model_dump()
+        for name in ("tags_any", "tags_all", "tags_none"):
+            fields[name] = tuple(fields[name])
+        return SearchQuery(**fields)
+
+
+class SearchParams(CrossSearchParams):
+    """The parameters of a per-category search."""
+
+    baseline: str | None = None
+    inpainting: bool | None = None
+    backend: str | None = None
+    exclude_backend_variations: bool = False
+    quantized: bool | None = None
+    source: str = HORDE_SOURCE
+
+
+class SearchResponse(BaseModel):
+    """One page of search results: records as stored, in result order."""
+
+    results: list[dict[str, Any]]
+    total: int
+    offset: int
+    limit: int
+    has_more: bool

@@ -179,7 +179,7 @@ class ClipModelRecord(RecordBase):
     pretrained_name: str | None = None
 
 
-class ControlnetModelRecord(RecordBase):
+class ControlNetModelRecord(RecordBase):
     category: ClassVar[Category] = Category.CONTROLNET
     record_type: Literal[Category.CONTROLNET] = Category.CONTROLNET
     controlnet_style: str | None = None
@@ -244,7 +244,7 @@ class LoraModelRecord(_AdapterFields):
     record_type: Literal[Category.LORA] = Category.LORA
 
 
-class TiModelRecord(_AdapterFields):
+class TextualInversionModelRecord(_AdapterFields):
     category: ClassVar[Category] = Category.TI
     record_type: Literal[Category.TI] = Category.TI
 
@@ -255,7 +255,7 @@ RECORD_CLASSES: dict[Category, type[RecordBase]] = {
         ImageGenerationModelRecord,
         TextGenerationModelRecord,
         ClipModelRecord,
-        ControlnetModelRecord,
+        ControlNetModelRecord,
         BlipModelRecord,
         EsrganModelRecord,
         GfpganModelRecord,
@@ -265,7 +265,7 @@ RECORD_CLASSES: dict[Category, type[RecordBase]] = {
         AudioGenerationModelRecord,
         MiscellaneousModelRecord,
         LoraModelRecord,
-        TiModelRecord,
+        TextualInversionModelRecord,
     )
 }
 
@@ -273,7 +273,7 @@ AnyRecord = Annotated[
     ImageGenerationModelRecord
     | TextGenerationModelRecord
     | ClipModelRecord
-    | ControlnetModelRecord
+    | ControlNetModelRecord
     | BlipModelRecord
     | EsrganModelRecord
     | GfpganModelRecord
@@ -283,7 +283,7 @@ AnyRecord = Annotated[
     | AudioGenerationModelRecord
     | MiscellaneousModelRecord
     | LoraModelRecord
-    | TiModelRecord,
+    | TextualInversionModelRecord,
     Field(discriminator="record_type"),
 ]
 

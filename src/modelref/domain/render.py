@@ -9,8 +9,8 @@ from typing import Any
 import orjson
 
 from modelref.domain.categories import CATEGORY_INFO, IMAGE_REPO_CATEGORIES, Category
-from modelref.domain.legacy import v2_to_legacy
-from modelref.domain.legacy_text import dump_db_json, v2_to_csv, v2_to_db
+from modelref.domain.convert import legacy_document
+from modelref.domain.legacy_text import dump_db_json, v2_to_csv
 from modelref.domain.records import RecordBase, TextGenerationModelRecord
 from modelref.domain.vocab import GENERATION_PARAMS, TEXT_DEFAULTS
 
@@ -20,13 +20,6 @@ Records = Mapping[Category, Sequence[tuple[str, RecordBase]]]
 
 def v2_document(pairs: Sequence[tuple[str, RecordBase]]) -> dict[str, Any]:
     return {key: record.to_document() for key, record in pairs}
-
-
-def legacy_document(category: Category, pairs: Sequence[tuple[str, RecordBase]]) -> dict[str, Any]:
-    """The category's legacy document: ``{key: legacy record}`` (db.json entries for text)."""
-    if category is Category.TEXT_GENERATION:
-        return v2_to_db(r for _, r in pairs if isinstance(r, TextGenerationModelRecord))
-    return {key: v2_to_legacy(category, record) for key, record in pairs}
 
 
 def v2_files(records: Records) -> dict[str, bytes]:
@@ -46,8 +39,9 @@ def legacy_files(records: Records) -> dict[str, bytes]:
         document = legacy_document(category, records.get(category, ()))
         files[file_name] = (json.dumps(document, indent=4) + "\n").encode()
     files["lora.json"] = b"[]\n"  # the image repository keeps an empty list here; LoRAs live elsewhere
-    text = [r for _, r in records.get(Category.TEXT_GENERATION, ()) if isinstance(r, TextGenerationModelRecord)]
-    files["db.json"] = dump_db_json(v2_to_db(text)).encode()
+    text_pairs = records.get(Category.TEXT_GENERATION, ())
+    text = [r for _, r in text_pairs if isinstance(r, TextGenerationModelRecord)]
+    files["db.json"] = dump_db_json(legacy_document(Category.TEXT_GENERATION, text_pairs)).encode()
     files["models.csv"] = v2_to_csv(text).encode()
     files["defaults.json"] = (json.dumps(TEXT_DEFAULTS, indent=2) + "\n").encode()
     files["generation_params.json"] = (json.dumps(GENERATION_PARAMS, indent=2) + "\n").encode()

@@ -7,6 +7,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
+from pydantic import BaseModel
+
 from modelref.domain.categories import Category
 from modelref.domain.textnames import base_name
 
@@ -23,13 +25,65 @@ PARAMETER_BUCKETS: tuple[tuple[str, int, int | None], ...] = (
 TOP_N = 20
 
 
+class BaselineStats(BaseModel):
+    baseline: str
+    count: int
+    percentage: float
+
+
+class TagStats(BaseModel):
+    tag: str
+    count: int
+    percentage: float
+
+
+class DownloadStats(BaseModel):
+    total_models_with_downloads: int
+    total_download_entries: int
+    total_size_bytes: int
+    models_with_size_info: int
+    average_size_bytes: float
+    hosts: dict[str, int]
+
+
+class ParameterBucketStats(BaseModel):
+    bucket_label: str
+    min_params: int
+    max_params: int | None
+    count: int
+    percentage: float
+
+
+class CategoryStatistics(BaseModel):
+    """Counts and distributions over a category's records (API.md §16.10)."""
+
+    category: Category
+    total_models: int
+    returned_models: int
+    offset: int = 0
+    limit: int | None = None
+    nsfw_count: int
+    sfw_count: int
+    baseline_distribution: dict[str, BaselineStats]
+    download_stats: DownloadStats
+    top_tags: list[TagStats]
+    top_styles: list[TagStats]
+    parameter_buckets: list[ParameterBucketStats]
+    models_without_param_info: int
+    models_with_trigger_words: int
+    models_with_inpainting: int
+    models_with_requirements: int
+    models_with_showcases: int
+    computed_at: int
+
+
 def _pct(count: int, total: int) -> float:
     return round(count / total * 100, 2) if total else 0.0
 
 
-def _ranked(counter: Counter[str], total: int, limit: int | None = None) -> list[dict[str, Any]]:
+def _ranked(counter: Counter[str], total: int, limit: int | None = None) -> list[TagStats]:
     # Counter.most_common keeps first-seen order among equal counts.
-    return [{"tag": k, "count": n, "percentage": _pct(n, total)} for k, n in counter.most_common(limit)]
+    return [TagStats(tag=k, count=n, percentage=_pct(n, total)) for k, n in counter.most_common(limit)]
 
 
 def _downloads(document: Mapping[str, Any]) -> list[Mapping[str, Any]]:
@@ -53,8 +107,8 @@ def group_text_documents(items: Iterable[tuple[str, Mapping[str, Any]]]) -> list
     return list(groups.values())
 
 
-def compute_statistics(category: Category, documents: Sequence[Mapping[str, Any]], now: int) -> dict[str, Any]:
-    """The CategoryStatistics envelope's computed fields (API.md §16.10)."""
+def compute_statistics(category: Category, documents: Sequence[Mapping[str, Any]], now: int) -> CategoryStatistics:
+    """Statistics over stored documents (DATA.md §13); ``offset``/``limit`` are the caller's to set."""
     total = len(documents)
     nsfw = sum(1 for d in documents if d.get("nsfw"))
     baselines: Counter[str] = Counter(str(d["baseline"]) for d in documents if d.get("baseline"))
@@ -80,7 +134,7 @@ def compute_statistics(category: Category, documents: Sequence[Mapping[str, Any]
             with_size += 1
             total_size += int(size)
 
-    buckets: list[dict[str, Any]] = []
+    buckets: list[ParameterBucketStats] = []
     without_params = 0
     if category is Category.TEXT_GENERATION:
         counts = [0] * len(PARAMETER_BUCKETS)
@@ -94,36 +148,38 @@ def compute_statistics(category: Category, documents: Sequence[Mapping[str, Any]
                     counts[index] += 1
                     break
         buckets = [
-            {"bucket_label": label, "min_params": low, "max_params": high, "count": n, "percentage": _pct(n, total)}
+            ParameterBucketStats(
+                bucket_label=label, min_params=low, max_params=high, count=n, percentage=_pct(n, total)
+            )
             for (label, low, high), n in zip(PARAMETER_BUCKETS, counts, strict=True)
             if n
         ]
 
     image = category is Category.IMAGE_GENERATION
-    return {
-        "category": category.value,
-        "total_models": total,
-        "returned_models": total,
-        "nsfw_count": nsfw,
-        "sfw_count": total - nsfw,
-        "baseline_distribution": {
-            b: {"baseline": b, "count": n, "percentage": _pct(n, total)} for b, n in baselines.most_common()
+    return CategoryStatistics(
+        category=category,
+        total_models=total,
+        returned_models=total,
+        nsfw_count=nsfw,
+        sfw_count=total - nsfw,
+        baseline_distribution={
+            b: BaselineStats(baseline=b, count=n, percentage=_pct(n, total)) for b, n in baselines.most_common()
         },
-        "download_stats": {
-            "total_models_with_downloads": with_downloads,
-            "total_download_entries": entries,
-            "total_size_bytes": total_size,
-            "models_with_size_info": with_size,
-            "average_size_bytes": round(total_size / with_size, 2) if with_size else 0.0,
-            "hosts": dict(hosts.most_common()),
-        },
-        "top_tags": _ranked(tags, total, TOP_N),
-        "top_styles": _ranked(styles, total, TOP_N),
-        "parameter_buckets": buckets,
-        "models_without_param_info": without_params,
-        "models_with_trigger_words": sum(1 for d in documents if d.get("trigger")) if image else 0,
-        "models_with_inpainting": sum(1 for d in documents if d.get("inpainting")) if image else 0,
-        "models_with_requirements": sum(1 for d in documents if d.get("requirements")) if image else 0,
-        "models_with_showcases": sum(1 for d in documents if d.get("showcases")),
-        "computed_at": now,
-    }
+        download_stats=DownloadStats(
+            total_models_with_downloads=with_downloads,
+            total_download_entries=entries,
+            total_size_bytes=total_size,
+            models_with_size_info=with_size,
+            average_size_bytes=round(total_size / with_size, 2) if with_size else 0.0,
+            hosts=dict(hosts.most_common()),
+        ),
+        top_tags=_ranked(tags, total, TOP_N),
+        top_styles=_ranked(styles, total, TOP_N),
+        parameter_buckets=buckets,
+        models_without_param_info=without_params,
+        models_with_trigger_words=sum(1 for d in documents if d.get("trigger")) if image else 0,
+        models_with_inpainting=sum(1 for d in documents if d.get("inpainting")) if image else 0,
+        models_with_requirements=sum(1 for d in documents if d.get("requirements")) if image else 0,
+        models_with_showcases=sum(1 for d in documents if d.get("showcases")),
+        computed_at=now,
+    )

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 from modelref.domain.records import (
-    ControlnetModelRecord,
+    ControlNetModelRecord,
     ImageGenerationModelRecord,
     RecordBase,
     TextGenerationModelRecord,
@@ -139,7 +139,7 @@ def known_value_problems(record: RecordBase) -> list[Problem]:
         for feature in record.features_not_supported or ():
             if feature not in FEATURES:
                 problems.append(Problem("features_not_supported", f"unknown feature {feature!r}", "error"))
-    elif isinstance(record, ControlnetModelRecord):
+    elif isinstance(record, ControlNetModelRecord):
         if record.controlnet_style is not None and record.controlnet_style not in CONTROLNET_STYLES:
             problems.append(
                 Problem("controlnet_style", f"unknown controlnet style {record.controlnet_style!r}", "warning")

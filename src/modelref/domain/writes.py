@@ -1,4 +1,4 @@
-"""Write-time rules for proposed records (DATA.md §4.6, §3.1; API.md §9): stricter than import."""
+"""Write-time rules for proposed records (DATA.md §4.6, §3.1; API.md §9, §11): stricter than import."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pydantic import ValidationError
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from modelref.domain.categories import Category
+from modelref.domain.convert import from_legacy
 from modelref.domain.records import (
     MAX_NAME_LENGTH,
     ImageGenerationModelRecord,
@@ -18,21 +19,35 @@ from modelref.domain.records import (
 )
 from modelref.domain.textnames import base_name
 from modelref.domain.vocab import BASELINE_ALIASES, backend_of, known_value_problems
-from modelref.errors import InvalidName, InvalidRecord
+from modelref.errors import InvalidBody, InvalidName, InvalidRecord
+
+SHOWN = 80
 
 
 def validate_write(category: Category, body: Any) -> RecordBase:
-    """Validate a proposed record as *category*'s type and normalize it for storage.
+    """Validate a proposed v2 record as *category*'s type and normalize it for storage.
 
-    Raises pydantic's ValidationError (→ 422 with field locations) for shape and known-value errors,
-    and InvalidName (→ 400) for a backend-prefixed text name.
+    Raises InvalidBody (→ 422 with field locations) for shape and known-value errors, and InvalidName
+    (→ 400) for a backend-prefixed text name.
     """
+    try:
+        return _validated(category, body)
+    except ValidationError as error:
+        raise InvalidBody(
+            [
+                {"type": e["type"], "loc": list(e["loc"]), "msg": e["msg"], "input": e.get("input")}
+                for e in error.errors(include_url=False)
+            ]
+        ) from None
+
+
+def _validated(category: Category, body: Any) -> RecordBase:
     if not isinstance(body, dict):
         raise _error("model_type", "Input should be a valid dictionary or object", (), body)
     if "record_type" in body and body["record_type"] != category.value:
         raise _error(
             "record_type",
-            f"record_type must be '{category.value}' for this path, got {body['record_type']!r}",
+            f"record_type must be '{category.value}' for this path, got {str(body['record_type'])[:SHOWN]!r}",
             ("record_type",),
             body["record_type"],
         )
@@ -61,21 +76,48 @@ def validate_write(category: Category, body: Any) -> RecordBase:
     return record
 
 
+def validate_legacy_write(category: Category, body: Any) -> tuple[str, dict[str, Any]]:
+    """Check a v1 (legacy-shape) body by converting it with the one converter pair; return (name, payload).
+
+    The payload is the body less its null fields; it is queued as sent and converted again when applied.
+    """
+    if not isinstance(body, dict) or not isinstance(body.get("name"), str):
+        raise InvalidRecord("Field 'name' is required and must be a string")
+    payload = {k: v for k, v in body.items() if v is not None}
+    name = payload["name"]
+    if category is Category.TEXT_GENERATION:
+        check_text_name(name)
+    try:
+        record, _ = from_legacy(category, name, payload)
+    except ValidationError as error:
+        raise InvalidRecord(f"record {name[:SHOWN]!r}: {error.errors()[0]['msg']}") from None
+    errors = [p for p in known_value_problems(record) if p.severity == "error"]
+    if errors:
+        raise InvalidRecord(f"Field '{errors[0].field}': {errors[0].message}")
+    try:
+        storable(record)
+    except ValueError as error:
+        raise InvalidRecord(str(error)) from None
+    return name, payload
+
+
 def check_name(name: str) -> None:
     """The name rules every write applies to a name from the path (InvalidRecord → 422)."""
     if not name.strip():
         raise InvalidRecord("Model name must not be empty or whitespace-only.")
     if "\\" in name or "\x00" in name:
-        raise InvalidRecord(f"Model name must not contain invalid characters \\: '{name[:80]}'")
+        raise InvalidRecord(f"Model name must not contain invalid characters \\: '{name[:SHOWN]}'")
     if len(name) > MAX_NAME_LENGTH:
         raise InvalidRecord(f"Model name must be at most {MAX_NAME_LENGTH} characters")
 
 
-def check_text_name(name: str) -> None:
+def check_text_name(name: str, *, deleting: bool = False) -> None:
+    """A text write names the base model only (its backend variants follow it)."""
     if backend_of(name):
+        what = "deleted" if deleting else "generated"
         raise InvalidName(
-            f"Model name '{name[:80]}' contains a backend prefix (aphrodite/, koboldcpp/). Submit only the base "
-            "model name — backend duplicates are generated automatically."
+            f"Model name '{name[:SHOWN]}' contains a backend prefix (aphrodite/, koboldcpp/). Submit only the base "
+            f"model name — backend duplicates are {what} automatically."
         )
 
 

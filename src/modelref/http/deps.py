@@ -1,42 +1,67 @@
-"""Dependencies as ``Annotated`` aliases, so a route's signature reads like a sentence."""
+"""The services of one app, and the dependencies that hand them to routes.
+
+``create_app``'s lifespan builds one ``Services`` and puts it on ``app.state.services``; ``services()`` is
+the one place that reads it. Routes take the ``Annotated`` aliases below, so a signature reads like a
+sentence.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
+from starlette.datastructures import State
 
 from modelref.domain.deployment import Deployment
+from modelref.errors import Unavailable
+from modelref.http.encoding import Blob
 from modelref.services.apply import Applier
+from modelref.services.auth import Auth
 from modelref.services.breaker import CircuitBreaker
+from modelref.services.catalog import Catalog
+from modelref.services.history import History
+from modelref.services.proposals import Proposals
 from modelref.services.reads import Reads
 from modelref.services.review import Review
 
 
-def _reads(request: Request) -> Reads:
-    return request.app.state.reads  # type: ignore[no-any-return]
+@dataclass(frozen=True, slots=True)
+class Services:
+    deployment: Deployment
+    catalog: Catalog[Blob]
+    reads: Reads[Blob]
+    proposals: Proposals
+    review: Review
+    history: History
+    applier: Applier
+    auth: Auth
+    breaker: CircuitBreaker
 
 
-def _deployment(request: Request) -> Deployment:
-    return request.app.state.deployment  # type: ignore[no-any-return]
+def services_of(state: State) -> Services | None:
+    """The app's services, or None before start-up has finished."""
+    found = getattr(state, "services", None)
+    return found if isinstance(found, Services) else None
 
 
-def _breaker(request: Request) -> CircuitBreaker:
-    return request.app.state.horde_breaker  # type: ignore[no-any-return]
+async def services(request: Request) -> Services:
+    found = services_of(request.app.state)
+    if found is None:
+        raise Unavailable("The service is starting; try again in a moment.", retry_after=1)
+    return found
 
 
-ReadsDep = Annotated[Reads, Depends(_reads)]
+ServicesDep = Annotated[Services, Depends(services)]
+
+
+async def _reads(request: Request) -> Reads[Blob]:
+    return (await services(request)).reads
+
+
+async def _deployment(request: Request) -> Deployment:
+    return (await services(request)).deployment
+
+
+ReadsDep = Annotated[Reads[Blob], Depends(_reads)]
 DeploymentDep = Annotated[Deployment, Depends(_deployment)]
-BreakerDep = Annotated[CircuitBreaker, Depends(_breaker)]
-
-
-def _review(request: Request) -> Review:
-    return request.app.state.review  # type: ignore[no-any-return]
-
-
-def _applier(request: Request) -> Applier:
-    return request.app.state.applier  # type: ignore[no-any-return]
-
-
-ReviewDep = Annotated[Review, Depends(_review)]
-ApplierDep = Annotated[Applier, Depends(_applier)]

@@ -4,38 +4,37 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from modelref.domain.deployment import CanonicalFormat, Deployment, ReplicateMode
-from modelref.errors import Unavailable
-from modelref.http.deps import BreakerDep, DeploymentDep, ReadsDep
-from modelref.http.schemas import (
-    ERRORS,
+from modelref.domain.categories import Category
+from modelref.domain.formats import Format
+from modelref.domain.info import (
+    AIHordeStatus,
     BackendInfo,
     CategoryLastUpdatedResponse,
     CategoryMetadata,
     ContainsMessage,
     HeartbeatResponse,
-    HordeHealth,
     LastUpdatedResponse,
 )
-from modelref.services.reads import category_or_404
+from modelref.http.deps import DeploymentDep, ReadsDep, ServicesDep
+from modelref.http.routing import api_router
+from modelref.http.schemas import errors
 
-service = APIRouter(tags=["default"])
+service = api_router("", ["default"])
 
 
-@service.get("/", operation_id="read_root")
+@service.get("/", operation_id="read_root__get")
 async def root() -> ContainsMessage:
     return ContainsMessage(
         message="Welcome to the Horde Model Reference API. See `/api/docs` for interactive documentation."
     )
 
 
-@service.get("/heartbeat", operation_id="heartbeat")
-async def heartbeat(breaker: BreakerDep) -> HeartbeatResponse:
+@service.get("/heartbeat", operation_id="heartbeat_heartbeat_get")
+async def heartbeat(services: ServicesDep) -> HeartbeatResponse:
     """Service health and the state of the AI-Horde connection. Never fails."""
-    state = breaker.state()
+    state = services.breaker.state()
     return HeartbeatResponse(
-        status="ok",
-        ai_horde=HordeHealth(
+        ai_horde=AIHordeStatus(
             degraded=state.degraded,
             consecutive_failures=state.consecutive_failures,
             seconds_until_retry=state.seconds_until_retry,
@@ -43,56 +42,37 @@ async def heartbeat(breaker: BreakerDep) -> HeartbeatResponse:
     )
 
 
-@service.get("/replicate_mode", operation_id="read_replicate_mode")
+@service.get("/replicate_mode", operation_id="replicate_mode_replicate_mode_get")
 async def replicate_mode(deployment: DeploymentDep) -> BackendInfo:
     """What this deployment is: mode, the API version that accepts writes, whether it is writable."""
-    return BackendInfo(
-        replicate_mode=deployment.mode.value,
-        canonical_format=deployment.canonical_format.value,
-        writable=deployment.writable,
+    return BackendInfo.of(deployment)
+
+
+def metadata_router(api: Format) -> APIRouter:
+    """The four metadata routes of one API version (served only under the canonical format's, decision 6)."""
+    ids = "v2" if api is Format.V2 else "legacy"
+    router = api_router(
+        f"/model_references/{api.api_prefix}/metadata", [api.api_prefix, "metadata"], responses=errors(503)
     )
 
-
-def _guard(deployment: Deployment, version: CanonicalFormat) -> None:
-    """Metadata is tracked only on a PRIMARY, and served under its canonical version only."""
-    if deployment.mode is not ReplicateMode.PRIMARY:
-        raise Unavailable("Metadata tracking is not supported in REPLICA mode")
-    if deployment.canonical_format is not version:
-        raise Unavailable(
-            f"This endpoint is only available when canonical_format='{version.value}'. "
-            f"Current setting: canonical_format='{deployment.canonical_format.value}'"
-        )
-
-
-def metadata_router(version: CanonicalFormat) -> APIRouter:
-    """The four metadata routes for one API version (v2 or legacy → /v1)."""
-    prefix = "v2" if version is CanonicalFormat.V2 else "v1"
-    ids = "v2" if version is CanonicalFormat.V2 else "legacy"
-    router = APIRouter(prefix=f"/model_references/{prefix}/metadata", tags=["metadata"], responses=ERRORS)
-
     @router.get("/last_updated", operation_id=f"read_{ids}_last_updated")
-    async def last_updated(deployment: DeploymentDep, reads: ReadsDep) -> LastUpdatedResponse:
+    async def last_updated(reads: ReadsDep) -> LastUpdatedResponse:
         """The latest change over all categories (REPLICAs poll this)."""
-        _guard(deployment, version)
-        return LastUpdatedResponse(last_updated=reads.last_updated())
+        return reads.last_updated(api)
 
     @router.get("/metadata", operation_id=f"read_all_{ids}_metadata")
-    async def all_metadata(deployment: DeploymentDep, reads: ReadsDep) -> dict[str, CategoryMetadata]:
+    async def all_metadata(reads: ReadsDep) -> dict[Category, CategoryMetadata]:
         """Every category's metadata."""
-        _guard(deployment, version)
-        return {k: CategoryMetadata(**v) for k, v in reads.all_metadata().items()}
+        return reads.all_metadata(api)
 
-    @router.get("/{category}", operation_id=f"read_{ids}_category_metadata")
-    async def category_metadata(deployment: DeploymentDep, reads: ReadsDep, category: str) -> CategoryMetadata:
-        _guard(deployment, version)
-        return CategoryMetadata(**reads.metadata(category_or_404(category)))
+    @router.get("/{model_category_name}", operation_id=f"read_{ids}_category_metadata", responses=errors(422))
+    async def category_metadata(reads: ReadsDep, model_category_name: Category) -> CategoryMetadata:
+        return reads.metadata(api, model_category_name)
 
-    @router.get("/{category}/last_updated", operation_id=f"read_{ids}_category_last_updated")
-    async def category_last_updated(
-        deployment: DeploymentDep, reads: ReadsDep, category: str
-    ) -> CategoryLastUpdatedResponse:
-        _guard(deployment, version)
-        found = category_or_404(category)
-        return CategoryLastUpdatedResponse(category=found.value, last_updated=reads.metadata(found)["last_updated"])
+    @router.get(
+        "/{model_category_name}/last_updated", operation_id=f"read_{ids}_category_last_updated", responses=errors(422)
+    )
+    async def category_last_updated(reads: ReadsDep, model_category_name: Category) -> CategoryLastUpdatedResponse:
+        return reads.category_last_updated(api, model_category_name)
 
     return router

@@ -1,372 +1,218 @@
-"""The pending queue (API.md §13) under one API prefix, and ``me/roles`` (§8)."""
+"""The pending queue (API.md §13) under one API prefix, and ``me/roles`` (§8).
 
-from __future__ import annotations
+The queue is mounted under both prefixes; only the canonical format's is active (the service checks).
+No ``from __future__ import annotations``: the role dependency of each route depends on the prefix the
+router is built for, and FastAPI must see it when the route is defined.
+"""
 
-import time
-from collections import Counter
+import re
+from enum import Enum
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Path, Query
-from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field, field_validator, model_validator
+from fastapi import APIRouter, Body, Depends, Path, Query
+from pydantic import Field
 
-from modelref.domain.audit import ChangeStatus, Domain
-from modelref.domain.audit_views import net_changes
+from modelref.domain.audit import ChangeStatus
+from modelref.domain.audit_views import (
+    BatchNetChangeResponse,
+    PendingQueueAuditBatchDetail,
+    PendingQueueAuditBatchPage,
+    PendingQueueAuditCurrentResponse,
+)
 from modelref.domain.categories import Category
-from modelref.domain.changes import PendingChange
-from modelref.domain.deployment import CanonicalFormat
-from modelref.errors import ModelRefError
-from modelref.http.auth import ApiKey, AuthDep
-from modelref.http.deps import ApplierDep, ReviewDep
-from modelref.http.errors import status_of
-from modelref.http.writes import WRITE_ERRORS
-from modelref.services.apply import ERROR_TYPES, Outcome
-from modelref.services.auth import Role
-from modelref.services.review import ChangeFilter
+from modelref.domain.changes import ChangeFilter, PendingChangeDiff, PendingChangeRecord
+from modelref.domain.formats import Format
+from modelref.domain.info import UserRolesResponse
+from modelref.domain.inputs import JobId, NameFilter, UserId
+from modelref.domain.queue import (
+    MAX_ID,
+    ApplyPendingChangeRequest,
+    ApplyPendingChangesRequest,
+    ApplyPendingChangesResponse,
+    ApplySingleChangeResponse,
+    PendingBatchRequest,
+    PendingBatchResult,
+    PendingChangeDiffPage,
+    PendingQueuePage,
+    PurgePendingChangesRequest,
+    PurgePendingChangesResponse,
+)
+from modelref.http.auth import ReaderDep, approver, requestor
+from modelref.http.deps import ServicesDep
+from modelref.http.routing import api_router
+from modelref.http.schemas import QUEUE, errors
+from modelref.services.auth import Authorizer
 
-JOB_ID_MAX = 120
-
-
-class BatchRequest(BaseModel):
-    batch_title: str = Field(min_length=1, max_length=120)
-    approved_ids: list[Annotated[int, Field(le=2**31 - 1)]] = Field(default_factory=list)
-    rejected_ids: list[Annotated[int, Field(le=2**31 - 1)]] = Field(default_factory=list)
-    reject_reason: str | None = Field(default=None, max_length=500)
-
-    @field_validator("approved_ids", "rejected_ids")
-    @classmethod
-    def _positive_unique(cls, ids: list[int]) -> list[int]:
-        return sorted({i for i in ids if i > 0})
-
-    @model_validator(mode="after")
-    def _rules(self) -> BatchRequest:
-        self.batch_title = self.batch_title.strip()
-        if not self.batch_title:
-            raise ValueError("batch_title must not be blank.")
-        if not self.approved_ids and not self.rejected_ids:
-            raise ValueError("Provide at least one approved or rejected change id.")
-        both = sorted(set(self.approved_ids) & set(self.rejected_ids))
-        if both:
-            raise ValueError(f"Change ids cannot be both approved and rejected: {both}")
-        self.reject_reason = (self.reject_reason or "").strip() or None
-        if self.rejected_ids and not self.reject_reason:
-            raise ValueError("reject_reason is required when rejecting changes.")
-        return self
-
-
-class PurgeRequest(BaseModel):
-    statuses: list[ChangeStatus] = Field(default_factory=list)
-    categories: list[Category] = Field(default_factory=list)
-    model_name: str | None = Field(default=None, max_length=200)
-    requested_by: list[str] = Field(default_factory=list)
-    purge_all: bool = False
-    dry_run: bool = False
-
-    @model_validator(mode="after")
-    def _something(self) -> PurgeRequest:
-        if not self.purge_all and not (self.statuses or self.categories or self.model_name or self.requested_by):
-            raise ValueError("Provide at least one filter or set purge_all=true to clear the entire queue.")
-        return self
-
-
-class ApplyRequest(BaseModel):
-    job_id: str | None = Field(default=None, max_length=JOB_ID_MAX)
-
-
-class ApplyManyRequest(ApplyRequest):
-    change_ids: list[Annotated[int, Field(le=2**31 - 1)]] = Field(min_length=1)
-    allow_mixed_batch: bool = False
-
-    @field_validator("change_ids")
-    @classmethod
-    def _positive(cls, ids: list[int]) -> list[int]:
-        if any(i <= 0 for i in ids):
-            raise ValueError("change_ids must be positive integers")
-        return list(dict.fromkeys(ids))
-
-
-def _full(change: PendingChange) -> dict[str, Any]:
-    return change.model_dump(mode="json")
-
-
-def _job(job_id: str | None) -> str | None:
-    return (job_id or "").strip() or None
-
-
-def _split_fields(outcome: Outcome) -> dict[str, Any]:
-    fields: dict[str, Any] = {"batch_split_occurred": outcome.split is not None}
-    if outcome.split is not None:
-        fields |= {
-            "batch_split_original_batch_id": outcome.split.original_batch_id,
-            "batch_split_new_batch_id": outcome.split.new_batch_id,
-            "batch_split_reassigned_count": outcome.split.reassigned_count,
-        }
-    return fields
-
-
-def _outcome(outcome: Outcome) -> JSONResponse:
-    body = {
-        "applied": [c.model_dump(mode="json", exclude_none=True) for c in outcome.applied],
-        **_split_fields(outcome),
-    }
-    status = 200
-    if outcome.failure is not None:
-        body |= {
-            "failed_change_id": outcome.failed_change_id,
-            "failed_error": outcome.failure.detail,
-            "failed_error_type": ERROR_TYPES.get(type(outcome.failure), "PendingChangeBackendError"),
-        }
-        status = status_of(outcome.failure)
-    return JSONResponse(body, status_code=status)
-
-
-def _page(review: ReviewDep, filters: ChangeFilter, offset: int, limit: int) -> dict[str, Any]:
-    page = review.page(filters, offset, limit)
-    return {
-        "items": [_full(c) for c in page.items],
-        "total": page.total,
-        "offset": page.offset,
-        "limit": page.limit,
-        "has_more": page.offset + page.limit < page.total,
-    }
-
-
-MAX_ID = 2**31 - 1
-"""Change and batch ids are database integers: anything larger cannot exist (422, not a crash)."""
 Id = Annotated[int, Path(ge=1, le=MAX_ID)]
 Offset = Annotated[int, Query(ge=0, le=MAX_ID)]
 Limit = Annotated[int, Query(ge=1, le=500)]
 Statuses = Annotated[list[ChangeStatus], Query()]
 Categories = Annotated[list[Category], Query()]
+Domain = Annotated[Format | None, Query(description="Optional audit domain override")]
+APPLIED: dict[str, Any] = {"response_model_exclude_none": True}
+"""Apply answers leave out null fields (API.md §16.6, §16.7)."""
 
 
-def queue_router(version: CanonicalFormat) -> APIRouter:
-    prefix = "v2" if version is CanonicalFormat.V2 else "v1"
-    ids = "" if version is CanonicalFormat.V2 else "legacy_"
-    router = APIRouter(
-        prefix=f"/model_references/{prefix}/pending_queue", tags=["pending_queue"], responses=WRITE_ERRORS
+def _operation_id(name: str, path: str, method: str, prefix: str) -> str:
+    """The operation ids clients generated from the existing service use (FastAPI's default spelling)."""
+    return re.sub(r"\W", "_", f"{name}/model_references/{prefix}/pending_queue{path}") + f"_{method}"
+
+
+def queue_router(api: Format) -> APIRouter:
+    prefix = api.api_prefix
+    router = api_router(
+        f"/model_references/{prefix}/pending_queue", [prefix, "pending_queue"], authenticated=True, responses=QUEUE
     )
+    audit_tags: list[str | Enum] = [prefix, "pending_queue", "audit"]
 
-    @router.get("/my_changes", operation_id=f"{ids}list_my_pending_changes")
+    def op(name: str, path: str, method: str = "get") -> str:
+        return _operation_id(name, path, method, prefix)
+
+    Requestor = Annotated[Authorizer, Depends(requestor(api))]
+    Approver = Annotated[Authorizer, Depends(approver(api))]
+
+    @router.get("/my_changes", operation_id=op("list_my_pending_changes", "/my_changes"))
     def my_changes(
-        review: ReviewDep,
-        auth: AuthDep,
-        key: ApiKey,
+        services: ServicesDep,
+        caller: Requestor,
         statuses: Statuses = [],  # noqa: B006 - FastAPI copies defaults
         categories: Categories = [],  # noqa: B006
         offset: Offset = 0,
         limit: Limit = 50,
-    ) -> dict[str, Any]:
+    ) -> PendingQueuePage:
         """Your own proposals."""
-        review.require_queue_prefix(version)
-        user = auth.require(key, Role.REQUESTOR)
-        return _page(review, ChangeFilter(statuses, categories, requested_by=[user.user_id]), offset, limit)
+        return services.review.my_changes(caller, ChangeFilter(statuses, categories), offset, limit)
 
-    @router.get("/changes", operation_id=f"{ids}list_pending_changes")
+    @router.get("/changes", operation_id=op("list_pending_changes", "/changes"))
     def changes(
-        review: ReviewDep,
-        auth: AuthDep,
-        key: ApiKey,
+        services: ServicesDep,
+        caller: Approver,
         statuses: Statuses = [],  # noqa: B006
         categories: Categories = [],  # noqa: B006
         batch_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
-        model_name: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
-        requested_by: Annotated[list[str], Query()] = [],  # noqa: B006
+        model_name: Annotated[NameFilter | None, Query()] = None,
+        requested_by: Annotated[list[UserId], Query()] = [],  # noqa: B006
         offset: Offset = 0,
         limit: Limit = 50,
-    ) -> dict[str, Any]:
+    ) -> PendingQueuePage:
         """The whole queue, filtered (approvers)."""
-        review.require_queue_prefix(version)
-        auth.require(key, Role.APPROVER)
-        return _page(review, ChangeFilter(statuses, categories, batch_id, model_name, requested_by), offset, limit)
+        filters = ChangeFilter(statuses, categories, batch_id, model_name, requested_by)
+        return services.review.changes(caller, filters, offset, limit)
 
-    @router.get("/changes/{change_id}", operation_id=f"{ids}get_pending_change")
-    def change(review: ReviewDep, auth: AuthDep, key: ApiKey, change_id: Id) -> dict[str, Any]:
-        review.require_queue_prefix(version)
-        auth.require(key, Role.APPROVER)
-        return _full(review.change(change_id))
+    @router.get("/changes/{change_id}", operation_id=op("read_pending_change", "/changes/{change_id}"))
+    def change(services: ServicesDep, caller: Approver, change_id: Id) -> PendingChangeRecord:
+        return services.review.change(caller, change_id)
 
-    @router.get("/changes/{change_id}/diff", operation_id=f"{ids}get_pending_change_diff")
-    def diff(review: ReviewDep, auth: AuthDep, key: ApiKey, change_id: Id) -> dict[str, Any]:
+    @router.get("/changes/{change_id}/diff", operation_id=op("get_pending_change_diff", "/changes/{change_id}/diff"))
+    def diff(services: ServicesDep, caller: Approver, change_id: Id) -> PendingChangeDiff:
         """What applying the change would do to the current record."""
-        review.require_queue_prefix(version)
-        auth.require(key, Role.APPROVER)
-        return review.diff(change_id)
+        return services.review.diff(caller, change_id)
 
-    @router.get("/diffs", operation_id=f"{ids}get_pending_change_diffs")
+    @router.get("/diffs", operation_id=op("get_pending_changes_diffs", "/diffs"))
     def diffs(
-        review: ReviewDep,
-        auth: AuthDep,
-        key: ApiKey,
+        services: ServicesDep,
+        caller: Approver,
         change_ids: Annotated[list[Annotated[int, Field(ge=1, le=MAX_ID)]], Query(min_length=1, max_length=100)],
-    ) -> dict[str, Any]:
-        review.require_queue_prefix(version)
-        auth.require(key, Role.APPROVER)
-        found, errors = [], []
-        for change_id in change_ids:
-            try:
-                found.append(review.diff(change_id))
-            except ModelRefError as error:
-                errors.append({"change_id": change_id, "error": error.detail, "error_type": type(error).__name__})
-        return {"diffs": found, "total": len(change_ids), "errors": errors}
+    ) -> PendingChangeDiffPage:
+        return services.review.diffs(caller, change_ids)
 
-    @router.post("/batches", operation_id=f"{ids}process_pending_batch")
-    def batches(review: ReviewDep, auth: AuthDep, key: ApiKey, request: BatchRequest) -> dict[str, Any]:
+    @router.post("/batches", operation_id=op("process_pending_batch", "/batches", "post"))
+    def batches(services: ServicesDep, caller: Approver, request: PendingBatchRequest) -> PendingBatchResult:
         """Approve and/or reject pending changes (approvals join the open batch)."""
-        review.require_queue_prefix(version)
-        user = auth.require(key, Role.APPROVER)
-        decision = review.decide(
-            user, request.batch_title, request.approved_ids, request.rejected_ids, request.reject_reason
-        )
-        return {
-            "batch_id": decision.batch_id,
-            "batch_title": decision.batch_title,
-            "approved": [_full(c) for c in decision.approved],
-            "rejected": [_full(c) for c in decision.rejected],
-        }
+        return services.review.decide(caller, request)
 
-    @router.post("/purge", operation_id=f"{ids}purge_pending_changes")
-    def purge(review: ReviewDep, auth: AuthDep, key: ApiKey, request: PurgeRequest) -> dict[str, Any]:
-        review.require_queue_prefix(version)
-        user = auth.require(key, Role.APPROVER)
-        filters = ChangeFilter(request.statuses, request.categories, None, request.model_name, request.requested_by)
-        removed = review.purge(user, filters, request.purge_all, request.dry_run)
-        return {"removed_count": len(removed), "removed_change_ids": removed, "dry_run": request.dry_run}
+    @router.post("/purge", operation_id=op("purge_pending_changes", "/purge", "post"))
+    def purge(
+        services: ServicesDep, caller: Approver, request: PurgePendingChangesRequest
+    ) -> PurgePendingChangesResponse:
+        return services.review.purge(caller, request)
 
-    @router.post("/changes/{change_id}/apply", operation_id=f"{ids}apply_pending_change")
+    @router.post(
+        "/changes/{change_id}/apply",
+        operation_id=op("apply_pending_change_endpoint", "/changes/{change_id}/apply", "post"),
+        **APPLIED,
+    )
     def apply_one(
-        review: ReviewDep, applier: ApplierDep, auth: AuthDep, key: ApiKey, change_id: Id, request: ApplyRequest
-    ) -> JSONResponse:
+        services: ServicesDep, caller: Approver, change_id: Id, request: ApplyPendingChangeRequest
+    ) -> ApplySingleChangeResponse:
         """Apply one approved change (a retry with the same job_id is a no-op that succeeds)."""
-        review.require_queue_prefix(version)
-        user = auth.require(key, Role.APPROVER)
-        outcome = applier.apply_one(user, change_id, _job(request.job_id))
-        record = outcome.applied[0].model_dump(mode="json", exclude_none=True)
-        return JSONResponse({"record": record, **_split_fields(outcome)})
+        return services.applier.apply_one(caller, change_id, request)
 
-    @router.post("/apply", operation_id=f"{ids}apply_pending_changes")
+    @router.post("/apply", operation_id=op("apply_pending_changes_endpoint", "/apply", "post"), **APPLIED)
     def apply_many(
-        review: ReviewDep,
-        applier: ApplierDep,
-        auth: AuthDep,
-        key: ApiKey,
-        request: Annotated[ApplyManyRequest | None, Body()] = None,
+        services: ServicesDep,
+        caller: Approver,
+        request: Annotated[ApplyPendingChangesRequest | None, Body()] = None,
         change_ids: Annotated[list[Annotated[int, Field(ge=1, le=MAX_ID)]], Query()] = [],  # noqa: B006
-        job_id: Annotated[str | None, Query(max_length=JOB_ID_MAX)] = None,
+        job_id: Annotated[JobId | None, Query()] = None,
         allow_mixed_batch: bool = False,
-    ) -> JSONResponse:
+    ) -> ApplyPendingChangesResponse:
         """Apply several approved changes in order, stopping at the first failure (JSON body or query)."""
         if request is None:
-            request = ApplyManyRequest(change_ids=change_ids, job_id=job_id, allow_mixed_batch=allow_mixed_batch)
-        review.require_queue_prefix(version)
-        user = auth.require(key, Role.APPROVER)
-        return _outcome(applier.apply_many(user, request.change_ids, _job(request.job_id), request.allow_mixed_batch))
+            request = ApplyPendingChangesRequest(
+                change_ids=change_ids, job_id=job_id, allow_mixed_batch=allow_mixed_batch
+            )
+        return services.applier.apply_many(caller, request)
 
-    @router.post("/apply_batch/{batch_id}", operation_id=f"{ids}apply_pending_batch")
+    @router.post(
+        "/apply_batch/{batch_id}",
+        operation_id=op("apply_batch_endpoint", "/apply_batch/{batch_id}", "post"),
+        **APPLIED,
+    )
     def apply_batch(
-        review: ReviewDep,
-        applier: ApplierDep,
-        auth: AuthDep,
-        key: ApiKey,
-        batch_id: Id,
-        job_id: Annotated[str | None, Query(max_length=JOB_ID_MAX)] = None,
-    ) -> JSONResponse:
+        services: ServicesDep, caller: Approver, batch_id: Id, job_id: Annotated[JobId | None, Query()] = None
+    ) -> ApplyPendingChangesResponse:
         """Apply every approved change of a batch, in change-id order."""
-        review.require_queue_prefix(version)
-        user = auth.require(key, Role.APPROVER)
-        return _outcome(applier.apply_batch(user, batch_id, _job(job_id)))
+        return services.applier.apply_batch(caller, batch_id, job_id)
 
-    @router.get("/audit/current", tags=["audit"], operation_id=f"{ids}read_audit_current")
+    @router.get("/audit/current", tags=audit_tags, operation_id=op("get_current_pending_changes", "/audit/current"))
     def audit_current(
-        review: ReviewDep, auth: AuthDep, key: ApiKey, domain_override: Domain | None = None
-    ) -> dict[str, Any]:
+        services: ServicesDep, caller: Approver, domain_override: Domain = None
+    ) -> PendingQueueAuditCurrentResponse:
         """Changes whose last recorded state is pending, newest first."""
-        review.require_queue_prefix(version)
-        auth.require(key, Role.APPROVER)
-        domain, history, _ = review.history(domain_override)
-        pending = [c.view() for c in history.changes.values() if c.status == "pending"]
-        pending.sort(key=lambda c: (c["requested_at"] or 0, c["change_id"]), reverse=True)
-        return {
-            "domain": domain.value,
-            "pending_changes": pending,
-            "total_pending": len(pending),
-            "generated_at": int(time.time()),
-        }
+        return services.history.current(caller, domain_override)
 
-    @router.get("/audit/batches", tags=["audit"], operation_id=f"{ids}read_audit_batches")
+    @router.get("/audit/batches", tags=audit_tags, operation_id=op("list_pending_queue_batches", "/audit/batches"))
     def audit_batches(
-        review: ReviewDep,
-        auth: AuthDep,
-        key: ApiKey,
-        domain_override: Domain | None = None,
+        services: ServicesDep,
+        caller: Approver,
         cursor: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
         limit: Annotated[int, Query(ge=1, le=50)] = 10,
-    ) -> dict[str, Any]:
+        domain_override: Domain = None,
+    ) -> PendingQueueAuditBatchPage:
         """Batches, newest first; pass ``next_cursor`` back as ``cursor`` for the next page."""
-        review.require_queue_prefix(version)
-        auth.require(key, Role.APPROVER)
-        domain, history, _ = review.history(domain_override)
-        ids_ = sorted((b for b in history.batches if cursor is None or b < cursor), reverse=True)
-        page = ids_[:limit]
-        return {
-            "domain": domain.value,
-            "batches": [history.batches[b].summary() for b in page],
-            "next_cursor": page[-1] if len(ids_) > limit else None,
-        }
-
-    @router.get("/audit/batches/{batch_id}", tags=["audit"], operation_id=f"{ids}read_audit_batch")
-    def audit_batch(
-        review: ReviewDep, auth: AuthDep, key: ApiKey, batch_id: Id, domain_override: Domain | None = None
-    ) -> dict[str, Any]:
-        review.require_queue_prefix(version)
-        auth.require(key, Role.APPROVER)
-        _, history, _ = review.batch_history(domain_override, batch_id)
-        batch = history.batches[batch_id]
-        members = sorted(batch.approved | batch.rejected | batch.applied)
-        return {**batch.summary(), "changes": [history.changes[c].view() for c in members if c in history.changes]}
+        return services.history.batches(caller, domain_override, cursor, limit)
 
     @router.get(
-        "/audit/batches/{batch_id}/net_changes", tags=["audit"], operation_id=f"{ids}read_audit_batch_net_changes"
+        "/audit/batches/{batch_id}",
+        tags=audit_tags,
+        operation_id=op("get_pending_queue_batch_detail", "/audit/batches/{batch_id}"),
+    )
+    def audit_batch(
+        services: ServicesDep, caller: Approver, batch_id: Id, domain_override: Domain = None
+    ) -> PendingQueueAuditBatchDetail:
+        return services.history.batch(caller, domain_override, batch_id)
+
+    @router.get(
+        "/audit/batches/{batch_id}/net_changes",
+        tags=audit_tags,
+        operation_id=op("get_batch_net_changes", "/audit/batches/{batch_id}/net_changes"),
     )
     def audit_net_changes(
-        review: ReviewDep, auth: AuthDep, key: ApiKey, batch_id: Id, domain_override: Domain | None = None
-    ) -> dict[str, Any]:
+        services: ServicesDep, caller: Approver, batch_id: Id, domain_override: Domain = None
+    ) -> BatchNetChangeResponse:
         """What a batch did to each model it touched, replayed from the audit trail."""
-        review.require_queue_prefix(version)
-        auth.require(key, Role.APPROVER)
-        domain, history, events = review.batch_history(domain_override, batch_id)
-        changes = net_changes(history, events, batch_id)
-        operations = Counter(c["net_operation"] for c in changes)
-        return {
-            "batch_id": batch_id,
-            "batch_title": history.batches[batch_id].batch_title,
-            "domain": domain.value,
-            "model_changes": changes,
-            "models_added": operations["added"],
-            "models_modified": operations["modified"],
-            "models_deleted": operations["deleted"],
-            "models_unchanged": operations["unchanged"],
-            "total_field_changes": sum(len(c["field_diffs"]) for c in changes),
-            "has_critical_changes": any(c["is_critical"] for c in changes),
-            "generated_at": int(time.time()),
-        }
+        return services.history.net_changes(caller, domain_override, batch_id)
 
     return router
 
 
 def roles_router() -> APIRouter:
-    router = APIRouter(prefix="/model_references/v2", tags=["user"], responses=WRITE_ERRORS)
+    router = api_router("/model_references/v2", ["v2", "user"], authenticated=True, responses=errors(401, 503))
 
-    @router.get("/me/roles", operation_id="read_my_roles")
-    def my_roles(auth: AuthDep, key: ApiKey) -> dict[str, Any]:
+    @router.get("/me/roles", operation_id="get_current_user_roles_model_references_v2_me_roles_get")
+    def my_roles(services: ServicesDep, caller: ReaderDep) -> UserRolesResponse:
         """Which roles your key has on this deployment."""
-        user = auth.user(key)
-        return {
-            "user_id": user.user_id,
-            "username": user.username,
-            "roles": user.roles,
-            "is_approver": user.is_approver,
-            "is_requestor": user.is_requestor,
-        }
+        return services.auth.roles(caller)
 
     return router

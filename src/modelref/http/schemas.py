@@ -1,159 +1,45 @@
-"""Request parameter models and response envelopes (API.md §16)."""
+"""What each route documents besides its success body: the error envelope and the statuses it answers."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
-from modelref.domain.query import HORDE_SOURCE, SearchQuery
-
-MAX_OFFSET = 2**31 - 1
-"""Past any real data; bigger numbers are refused (422) rather than carried around."""
+from pydantic import BaseModel
 
 
-class CrossSearchParams(BaseModel):
-    """Filters of the cross-category search (unknown parameters are ignored)."""
+class ErrorDetail(BaseModel):
+    """One located problem of a 422 (FastAPI's shape; ``input`` and ``ctx`` are bounded echoes)."""
 
-    model_config = ConfigDict(extra="ignore")
-
-    nsfw: bool | None = None
-    name_contains: str | None = None
-    tags_any: list[str] = Field(default_factory=list)
-    tags_all: list[str] = Field(default_factory=list)
-    tags_none: list[str] = Field(default_factory=list)
-    sort_by: str | None = None
-    sort_desc: bool = False
-    limit: int = Field(50, ge=1, le=500)
-    offset: int = Field(0, ge=0, le=MAX_OFFSET)
-
-    def to_query(self) -> SearchQuery:
-        fields = self.model_dump()
-        for name in ("tags_any", "tags_all", "tags_none"):
-            fields[name] = tuple(fields[name])
-        return SearchQuery(**fields)
-
-
-class SearchParams(CrossSearchParams):
-    """Filters of a per-category search."""
-
-    baseline: str | None = None
-    inpainting: bool | None = None
-    backend: str | None = None
-    exclude_backend_variations: bool = False
-    quantized: bool | None = None
-    source: str = HORDE_SOURCE
-
-
-class SearchResponse(BaseModel):
-    results: list[dict[str, Any]]
-    total: int
-    offset: int
-    limit: int
-    has_more: bool
-
-
-class ContainsMessage(BaseModel):
-    message: str
+    loc: list[str | int] | None = None
+    msg: str
+    type: str | None = None
+    input: Any = None
+    ctx: dict[str, Any] | None = None
 
 
 class ErrorResponse(BaseModel):
-    detail: str | list[dict[str, Any]]
+    """Every error answer: a message, or (422) the list of located problems."""
+
+    detail: str | list[ErrorDetail]
 
 
-class BackendInfo(BaseModel):
-    replicate_mode: str
-    canonical_format: str
-    writable: bool
-
-
-class HordeHealth(BaseModel):
-    degraded: bool
-    consecutive_failures: int
-    seconds_until_retry: float | None
-
-
-class HeartbeatResponse(BaseModel):
-    status: str
-    ai_horde: HordeHealth
-
-
-class CategoryMetadata(BaseModel):
-    category: str
-    last_updated: int | None
-    last_operation_type: str | None
-    last_operation_model: str | None
-    total_creates: int
-    total_updates: int
-    total_deletes: int
-    total_models: int
-    initialization_time: int
-    last_successful_operation: int | None
-    error_count: int
-    metadata_schema_version: str
-    backend_type: str
-
-
-class LastUpdatedResponse(BaseModel):
-    last_updated: int | None
-
-
-class CategoryLastUpdatedResponse(BaseModel):
-    category: str
-    last_updated: int | None
-
-
-class BaselineCount(BaseModel):
-    baseline: str
-    count: int
-    percentage: float
-
-
-class TagCount(BaseModel):
-    tag: str
-    count: int
-    percentage: float
-
-
-class DownloadStats(BaseModel):
-    total_models_with_downloads: int
-    total_download_entries: int
-    total_size_bytes: int
-    models_with_size_info: int
-    average_size_bytes: float
-    hosts: dict[str, int]
-
-
-class ParameterBucket(BaseModel):
-    bucket_label: str
-    min_params: int
-    max_params: int | None
-    count: int
-    percentage: float
-
-
-class CategoryStatistics(BaseModel):
-    category: str
-    total_models: int
-    returned_models: int
-    offset: int
-    limit: int | None
-    nsfw_count: int
-    sfw_count: int
-    baseline_distribution: dict[str, BaselineCount]
-    download_stats: DownloadStats
-    top_tags: list[TagCount]
-    top_styles: list[TagCount]
-    parameter_buckets: list[ParameterBucket]
-    models_without_param_info: int
-    models_with_trigger_words: int
-    models_with_inpainting: int
-    models_with_requirements: int
-    models_with_showcases: int
-    computed_at: int
-
-
-ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"model": ErrorResponse, "description": "Bad request"},
-    404: {"model": ErrorResponse, "description": "Not found"},
+_DESCRIPTIONS = {
+    400: "Bad request (a rule of the operation is not met)",
+    401: "Missing or invalid apikey, or the key lacks the role",
+    404: "Not found",
+    409: "Already exists",
+    413: "Request body too large",
+    422: "Invalid input: a list of located problems, or a message",
+    503: "Not available on this deployment, or a service it depends on is down (see Retry-After)",
 }
+
+
+def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The ``responses`` documentation of these error statuses."""
+    return {status: {"model": ErrorResponse, "description": _DESCRIPTIONS[status]} for status in statuses}
+
+
+READ = errors(404, 422, 503)
+SEARCH = errors(400, 422, 503)
+WRITE = errors(400, 401, 404, 409, 413, 422, 503)
+QUEUE = errors(400, 401, 404, 413, 422, 503)

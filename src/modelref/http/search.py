@@ -4,24 +4,31 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import Query, Request, Response
 
-from modelref.http.bodies import send
+from modelref.domain.query import CrossSearchParams, SearchParams, SearchResponse
+from modelref.http import passthrough
 from modelref.http.deps import ReadsDep
-from modelref.http.schemas import ERRORS, CrossSearchParams, SearchParams, SearchResponse
+from modelref.http.routing import api_router, searchable_category
+from modelref.http.schemas import SEARCH
 
-router = APIRouter(prefix="/model_references/v2", tags=["search"], responses=ERRORS)
+router = api_router("/model_references/v2", ["v2", "search"], responses=SEARCH)
 
 
-@router.get("/search", operation_id="search_all_models", response_model=SearchResponse)
+@router.get("/search", operation_id="search_all_model_references_v2_search_get", response_model=SearchResponse)
 async def search_all(request: Request, reads: ReadsDep, params: Annotated[CrossSearchParams, Query()]) -> Response:
-    """Search every category; sort only on fields every record has."""
-    return send(request, reads.search(None, params.to_query()))
+    """Search every category; sort only on fields every record has. An unknown parameter is a 422."""
+    return passthrough.respond(request, passthrough.v2_search(reads, None, params))
 
 
-@router.get("/{category}/search", operation_id="search_models", response_model=SearchResponse)
+@router.get(
+    "/{model_category_name}/search",
+    operation_id="search_category_model_references_v2__model_category_name__search_get",
+    response_model=SearchResponse,
+)
 async def search_category(
-    request: Request, reads: ReadsDep, category: str, params: Annotated[SearchParams, Query()]
+    request: Request, reads: ReadsDep, model_category_name: str, params: Annotated[SearchParams, Query()]
 ) -> Response:
     """Filter, sort and page one category (all filters ANDed; results de-duplicated by name)."""
-    return send(request, reads.search(category, params.to_query()))
+    category = searchable_category(model_category_name)
+    return passthrough.respond(request, passthrough.v2_search(reads, category, params))

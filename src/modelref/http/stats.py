@@ -4,21 +4,25 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
+from modelref.domain.categories import Category
+from modelref.domain.query import MAX_OFFSET
+from modelref.domain.statistics import CategoryStatistics
 from modelref.http.deps import ReadsDep
-from modelref.http.schemas import ERRORS, MAX_OFFSET, CategoryStatistics
+from modelref.http.routing import api_router
+from modelref.http.schemas import READ
 
-router = APIRouter(prefix="/model_references/statistics", tags=["statistics"], responses=ERRORS)
+router = api_router("/model_references/statistics", ["v2", "statistics"], responses=READ)
 
 
-@router.get("/{category}", operation_id="read_v2_category_statistics")
+@router.get("/{model_category_name}", operation_id="read_v2_category_statistics")
 def statistics(
     reads: ReadsDep,
-    category: str,
+    model_category_name: Category,
     group_text_models: bool = False,
     limit: Annotated[int | None, Query(ge=1, le=MAX_OFFSET)] = None,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> CategoryStatistics:
     """Counts, distributions and sizes over the category's records (computed off the event loop)."""
-    return CategoryStatistics(**reads.statistics(category, group_text_models, limit, offset))
+    return reads.statistics(model_category_name, group_text_models, limit, offset)

@@ -2,29 +2,45 @@
 
 In one transaction: the record write, the category's version and counters, the change marked applied
 with its job id, and the audit events. A crash leaves a change applied or still approved, never half.
-Applying an applied change again with the same job id is a no-op that succeeds.
+Applying an applied change again with the same job id is a no-op that succeeds. The read model is
+refreshed once per request, for the categories it touched.
 """
 
 from __future__ import annotations
 
-import logging
+import contextlib
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 
-import sqlalchemy.exc
 from pydantic import ValidationError
 
-from modelref.domain.audit import ChangeStatus, Domain, Operation, delta
+from modelref.domain.audit import ChangeStatus, EventSpec, Operation, delta
 from modelref.domain.categories import Category
-from modelref.domain.changes import PendingChange, User
+from modelref.domain.changes import PendingChangeRecord, User
+from modelref.domain.deployment import Deployment
+from modelref.domain.queue import (
+    ApplyPendingChangeRequest,
+    ApplyPendingChangesRequest,
+    ApplyPendingChangesResponse,
+    ApplySingleChangeResponse,
+    BatchSplit,
+)
 from modelref.domain.stamping import stamp
-from modelref.errors import InvalidPayload, InvalidRecord, InvalidTransition, ModelRefError, NotFound, Unavailable
-from modelref.services.review import LEGACY_FORMAT, Review, payload_record, queue_event
-from modelref.storage.store import EventSpec, Store
-
-log = logging.getLogger(__name__)
+from modelref.errors import (
+    IncompleteApply,
+    InvalidPayload,
+    InvalidRecord,
+    InvalidTransition,
+    ModelRefError,
+    NotFound,
+    Unavailable,
+)
+from modelref.services.auth import Authorizer
+from modelref.services.history import queue_event
+from modelref.storage.store import Store
 
 ERROR_TYPES: dict[type[ModelRefError], str] = {
     NotFound: "PendingChangeNotFoundError",
@@ -34,190 +50,193 @@ ERROR_TYPES: dict[type[ModelRefError], str] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Split:
-    original_batch_id: int
-    new_batch_id: int
-    reassigned_count: int
-
-
 @dataclass(slots=True)
-class Outcome:
-    applied: list[PendingChange] = field(default_factory=list)
+class _Run:
+    applied: list[PendingChangeRecord] = field(default_factory=list)
     failure: ModelRefError | None = None
     failed_change_id: int | None = None
-    split: Split | None = None
+    split: BatchSplit = field(default_factory=BatchSplit)
 
 
 class Applier:
     def __init__(
         self,
         store: Store,
-        review: Review,
-        on_applied: Callable[[set[Category]], None],
+        deployment: Deployment,
+        on_applied: Callable[[set[Category]], object],
+        *,
+        hold: Callable[[], AbstractContextManager[object]] = contextlib.nullcontext,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        """*on_applied* refreshes the read model after a request; *hold* keeps other refreshes waiting
+        while one request applies a burst of changes."""
         self.store = store
-        self.review = review
+        self.deployment = deployment
         self.on_applied = on_applied
+        self.hold = hold
         self.clock = clock
+
+    def _enter(self, caller: Authorizer) -> User:
+        self.deployment.require_queue(caller.api)
+        return caller.user()
 
     # -- the three apply routes -------------------------------------------------------------------------
 
-    def apply_one(self, user: User, change_id: int, job_id: str | None) -> Outcome:
-        """Apply one change; errors are raised (404 missing, 400 not approved or bad payload, 503 store)."""
-        self.review.require_primary()
-        outcome = self._run(user, [change_id], job_id)
-        if outcome.failure is not None:
-            raise outcome.failure
-        return outcome
+    def apply_one(
+        self, caller: Authorizer, change_id: int, request: ApplyPendingChangeRequest
+    ) -> ApplySingleChangeResponse:
+        """Apply one change; a failure is raised (404 missing, 400 not approved or bad payload, 503 store)."""
+        user = self._enter(caller)
+        run = self._run(user, [change_id], request.job)
+        if run.failure is not None:
+            raise run.failure
+        return ApplySingleChangeResponse(record=run.applied[0], **run.split.model_dump())
 
-    def apply_many(self, user: User, change_ids: Sequence[int], job_id: str | None, allow_mixed_batch: bool) -> Outcome:
-        self.review.require_primary()
-        if not allow_mixed_batch:
-            batches = []
+    def apply_many(self, caller: Authorizer, request: ApplyPendingChangesRequest) -> ApplyPendingChangesResponse:
+        """Apply changes in the given order, stopping at the first failure (raised as IncompleteApply)."""
+        user = self._enter(caller)
+        if not request.allow_mixed_batch:
+            self._check_one_batch(request.change_ids)
+        return _outcome(self._run(user, request.change_ids, request.job))
+
+    def apply_batch(self, caller: Authorizer, batch_id: int, job_id: str | None) -> ApplyPendingChangesResponse:
+        """Apply every approved change of a batch, in change-id order."""
+        user = self._enter(caller)
+        with self.store.read() as tx:
+            members = tx.queue.statuses(batch_id)
+        if not members:
+            raise NotFound(f"No changes found for batch {batch_id}")
+        approved = [change_id for change_id, status in members if status is ChangeStatus.APPROVED]
+        if not approved:
+            statuses = {status for _, status in members}
+            if statuses <= {ChangeStatus.APPLIED, ChangeStatus.REJECTED} and ChangeStatus.APPLIED in statuses:
+                return ApplyPendingChangesResponse()
+            raise NotFound(f"No approved changes found in batch {batch_id}")
+        return _outcome(self._run(user, approved, (job_id or "").strip() or None))
+
+    def _check_one_batch(self, change_ids: Sequence[int]) -> None:
+        batches = []
+        with self.store.read() as tx:
             for change_id in change_ids:
-                change = self.store.get_change(change_id)
+                change = tx.queue.get(change_id)
                 if change is None:
                     raise NotFound(f"Change {change_id} not found")
                 if change.batch_id is None:
                     raise InvalidTransition("Cannot apply changes that have not been approved in a batch")
                 batches.append(change.batch_id)
-            if len(set(batches)) > 1:
-                raise InvalidTransition(
-                    f"All changes must belong to the same batch. Found batch IDs: {sorted(set(batches))}"
-                )
-        return self._run(user, change_ids, job_id)
-
-    def apply_batch(self, user: User, batch_id: int, job_id: str | None) -> Outcome:
-        self.review.require_primary()
-        members = [c for c in self.store.changes() if c.batch_id == batch_id]
-        if not members:
-            raise NotFound(f"No changes found for batch {batch_id}")
-        approved = [c.change_id for c in members if c.status is ChangeStatus.APPROVED]
-        if not approved:
-            if all(c.status in (ChangeStatus.APPLIED, ChangeStatus.REJECTED) for c in members) and any(
-                c.status is ChangeStatus.APPLIED for c in members
-            ):
-                return Outcome()
-            raise NotFound(f"No approved changes found in batch {batch_id}")
-        return self._run(user, approved, job_id)
+        if len(set(batches)) > 1:
+            raise InvalidTransition(
+                f"All changes must belong to the same batch. Found batch IDs: {sorted(set(batches))}"
+            )
 
     # -- the work ---------------------------------------------------------------------------------------
 
-    def _run(self, user: User, change_ids: Sequence[int], job_id: str | None) -> Outcome:
-        outcome = Outcome()
+    def _run(self, user: User, change_ids: Sequence[int], job_id: str | None) -> _Run:
+        run = _Run()
         touched: set[Category] = set()
         batches: set[int] = set()
         try:
-            for change_id in change_ids:
-                token = job_id or f"apply-{change_id}-{uuid.uuid4().hex}"
-                try:
-                    change = self._apply(user, change_id, token)
-                except ModelRefError as error:
-                    outcome.failure, outcome.failed_change_id = error, change_id
-                    break
-                outcome.applied.append(change)
-                touched.add(change.category)
-                if change.batch_id is not None:
-                    batches.add(change.batch_id)
-            requested = set(change_ids)
-            for batch_id in sorted(batches):
-                outcome.split = self._split(user, batch_id, requested) or outcome.split
+            with self.hold():
+                for change_id in change_ids:
+                    token = job_id or f"apply-{change_id}-{uuid.uuid4().hex}"
+                    try:
+                        change = self._apply(user, change_id, token)
+                    except ModelRefError as error:
+                        run.failure, run.failed_change_id = error, change_id
+                        break
+                    run.applied.append(change)
+                    touched.add(change.category)
+                    if change.batch_id is not None:
+                        batches.add(change.batch_id)
+                requested = set(change_ids)
+                for batch_id in sorted(batches):
+                    run.split = self._split(user, batch_id, requested) or run.split
         finally:
             if touched:
                 self.on_applied(touched)
-        return outcome
+        return run
 
-    def _apply(self, user: User, change_id: int, token: str) -> PendingChange:
+    def _apply(self, user: User, change_id: int, token: str) -> PendingChangeRecord:
         now = int(self.clock())
-        try:
-            with self.store.write() as tx:
-                change = tx.get_change(change_id)
-                if change is None:
-                    raise NotFound(f"Change {change_id} not found.")
-                if change.status is ChangeStatus.APPLIED and change.applied_job_id == token:
-                    return change  # a retry of a job that already went through
-                if change.status is not ChangeStatus.APPROVED:
-                    raise InvalidTransition(f"Change {change_id} is not approved (status={change.status.value}).")
-                category, name = change.category, change.model_name
-                domain = Domain.LEGACY if (change.request_metadata or {}).get("format") == LEGACY_FORMAT else Domain.V2
-                stored = tx.get(category, name)
-                events: list[EventSpec] = []
-                if change.operation is Operation.DELETE:
-                    if stored is None:
-                        raise InvalidPayload(f"Change {change_id}: model '{name}' no longer exists")
-                    tx.delete(category, name)
-                    events.append(
-                        EventSpec(
-                            domain, category.value, name, Operation.DELETE, user.user_id, {"before": stored}, token
-                        )
-                    )
-                    operation = Operation.DELETE
-                else:
-                    try:
-                        record = payload_record(change)
-                    except (ValidationError, InvalidRecord) as error:
-                        raise InvalidPayload(
-                            f"Change {change_id}: the payload is not a valid record ({error})"
-                        ) from None
-                    document = stamp(record.to_document(), stored, now, change.requested_username)
-                    tx.put(category, name, document)
-                    operation = Operation.CREATE if stored is None else Operation.UPDATE
-                    payload = {"after": document} if stored is None else {"delta": delta(stored, document)}
-                    events.append(EventSpec(domain, category.value, name, operation, user.user_id, payload, token))
-                tx.touch(category, now, {operation: 1}, (operation, name))
-                applied = change.model_copy(
-                    update={
-                        "status": ChangeStatus.APPLIED,
-                        "applied_at": now,
-                        "applied_by": user.user_id,
-                        "applied_username": user.username,
-                        "applied_job_id": token,
-                        "updated_at": now,
-                    }
-                )
-                tx.save_change(applied)
-                events.append(
+        with self.store.write() as tx:
+            change = tx.queue.get(change_id)
+            if change is None:
+                raise NotFound(f"Change {change_id} not found.")
+            if change.status is ChangeStatus.APPLIED and change.applied_job_id == token:
+                return change  # a retry of a job that already went through
+            if change.status is not ChangeStatus.APPROVED:
+                raise InvalidTransition(f"Change {change_id} is not approved (status={change.status.value}).")
+            category, name, domain = change.category, change.model_name, change.origin
+            stored = tx.records.get(category, name)
+            if change.operation is Operation.DELETE:
+                if stored is None:
+                    raise InvalidPayload(f"Change {change_id}: model '{name[:80]}' no longer exists")
+                tx.records.delete(category, name)
+                operation, payload = Operation.DELETE, {"before": stored}
+            else:
+                try:
+                    record = change.proposed_record()
+                except (ValidationError, InvalidRecord) as error:
+                    raise InvalidPayload(f"Change {change_id}: the payload is not a valid record ({error})") from None
+                document = stamp(record.to_document(), stored, now, change.requested_username)
+                tx.records.put(category, name, document)
+                operation = Operation.CREATE if stored is None else Operation.UPDATE
+                payload = {"after": document} if stored is None else {"delta": delta(stored, document)}
+            tx.records.touch(category, now, {operation: 1}, (operation, name))
+            applied = change.model_copy(
+                update={
+                    "status": ChangeStatus.APPLIED,
+                    "applied_at": now,
+                    "applied_by": user.user_id,
+                    "applied_username": user.username,
+                    "applied_job_id": token,
+                    "updated_at": now,
+                }
+            )
+            tx.queue.save(applied)
+            tx.audit.append(
+                [
+                    EventSpec(
+                        domain=domain,
+                        category=category.value,
+                        model_name=name,
+                        operation=operation,
+                        user=user.user_id,
+                        payload=payload,
+                        request_id=token,
+                    ),
                     queue_event(
                         "apply",
                         user,
                         change_id,
-                        self.review.domain,
+                        self.deployment.canonical_format,
                         change_id=change_id,
                         batch_id=change.batch_id,
                         job_id=token,
-                    )
-                )
-                tx.append_events(events)
-                return applied
-        except sqlalchemy.exc.SQLAlchemyError as error:
-            log.exception("applying change %s failed", change_id)
-            raise Unavailable(f"Change {change_id} could not be written: {type(error).__name__}") from None
+                    ),
+                ]
+            )
+            return applied
 
-    def _split(self, user: User, batch_id: int, requested: set[int]) -> Split | None:
+    def _split(self, user: User, batch_id: int, requested: set[int]) -> BatchSplit | None:
         """Move the batch's still-approved changes that were not part of this request to a new batch
         (a change the request tried but could not apply stays, so the batch can be retried as is)."""
         now = int(self.clock())
         with self.store.write() as tx:
-            remaining = [
-                c
-                for c in tx.changes()
-                if c.batch_id == batch_id and c.status is ChangeStatus.APPROVED and c.change_id not in requested
-            ]
+            remaining = tx.queue.approved_in(batch_id, excluding=sorted(requested))
             if not remaining:
                 return None
-            new_batch = tx.next_batch_id()
+            new_batch = tx.queue.next_id("last_batch_id")
             for change in remaining:
-                tx.save_change(change.model_copy(update={"batch_id": new_batch, "updated_at": now}))
+                tx.queue.save(change.model_copy(update={"batch_id": new_batch, "updated_at": now}))
             ids = [c.change_id for c in remaining]
-            tx.append_events(
+            tx.audit.append(
                 [
                     queue_event(
                         "batch_split",
                         user,
                         "queue",
-                        self.review.domain,
+                        self.deployment.canonical_format,
                         original_batch_id=batch_id,
                         new_batch_id=new_batch,
                         reassigned_change_ids=ids,
@@ -225,4 +244,23 @@ class Applier:
                     )
                 ]
             )
-        return Split(batch_id, new_batch, len(ids))
+        return BatchSplit(
+            batch_split_occurred=True,
+            batch_split_original_batch_id=batch_id,
+            batch_split_new_batch_id=new_batch,
+            batch_split_reassigned_count=len(ids),
+        )
+
+
+def _outcome(run: _Run) -> ApplyPendingChangesResponse:
+    response = ApplyPendingChangesResponse(applied=run.applied, **run.split.model_dump())
+    if run.failure is None:
+        return response
+    failed = response.model_copy(
+        update={
+            "failed_change_id": run.failed_change_id,
+            "failed_error": run.failure.detail,
+            "failed_error_type": ERROR_TYPES.get(type(run.failure), "PendingChangeBackendError"),
+        }
+    )
+    raise IncompleteApply(run.failure, failed)

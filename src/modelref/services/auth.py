@@ -1,17 +1,27 @@
-"""Roles from the allowlists: approvers are also requestors; empty lists fail closed (API.md §1.4)."""
+"""Who may do what: roles from the allowlists, and the caller of one request (API.md §1.4).
+
+Approvers are also requestors; an empty allowlist fails closed. A route hands its service an
+``Authorizer``; the service resolves it at its own step, so a request with a bad body is refused
+before anyone asks the AI-Horde about its key.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from enum import StrEnum
 
 from modelref.domain.changes import User
+from modelref.domain.formats import Format
+from modelref.domain.info import UserRolesResponse
 from modelref.errors import Unauthorized
 from modelref.services.horde import HordeClient
 
 INVALID_KEY = "Invalid API key"
-MAX_KEY_LENGTH = 256
-"""AI-Horde keys are short ASCII tokens; anything else is refused without asking the AI-Horde."""
+WRITES_DISABLED = (
+    "Writes are disabled on this deployment: no {role}s are configured. An operator enables them by listing "
+    "AI-Horde user ids in HORDE_MODEL_REFERENCE_PENDING_QUEUE__{setting}."
+)
 
 
 class Role(StrEnum):
@@ -28,8 +38,8 @@ class Auth:
 
     def user(self, apikey: str) -> User:
         """Resolve a key to a user with their roles (any valid key is a reader)."""
-        plausible = 0 < len(apikey) <= MAX_KEY_LENGTH and apikey.isascii() and apikey.isprintable()
-        found = self.horde.find_user(apikey) if plausible and apikey.strip() else None
+        plausible = 0 < len(apikey) <= 256 and apikey.isascii() and apikey.isprintable() and apikey.strip()
+        found = self.horde.find_user(apikey) if plausible else None
         if found is None:
             raise Unauthorized(INVALID_KEY)
         return User(
@@ -39,14 +49,35 @@ class Auth:
             is_approver=found.user_id in self.approvers,
         )
 
+    def roles(self, caller: Authorizer) -> UserRolesResponse:
+        """The roles the caller's key has on this deployment (any valid key may ask)."""
+        return UserRolesResponse.of(self.user(caller.apikey))
+
     def require(self, apikey: str, role: Role) -> User:
         """The user behind *apikey* if they have *role*; Unauthorized (401) otherwise."""
-        allowlist = {Role.REQUESTOR: self.requestors, Role.APPROVER: self.approvers}.get(role)
-        if allowlist is not None and not allowlist:
-            raise Unauthorized(INVALID_KEY)  # fail closed, without asking the AI-Horde
+        if role is Role.APPROVER and not self.approvers:
+            raise Unauthorized(WRITES_DISABLED.format(role="approver", setting="APPROVER_IDS"))
+        if role is Role.REQUESTOR and not self.requestors:
+            raise Unauthorized(WRITES_DISABLED.format(role="requestor", setting="REQUESTOR_IDS (or APPROVER_IDS)"))
         user = self.user(apikey)
         if role is Role.REQUESTOR and not user.is_requestor:
             raise Unauthorized("You are not on the pending queue requestor list.")
         if role is Role.APPROVER and not user.is_approver:
             raise Unauthorized("You are not on the pending queue approver list.")
         return user
+
+
+@dataclass(frozen=True, slots=True)
+class Authorizer:
+    """The caller of one request: a key, the role the route needs, and the API version it came through.
+
+    Nothing is resolved until a service calls ``user()``.
+    """
+
+    auth: Auth
+    apikey: str
+    role: Role
+    api: Format = Format.V2
+
+    def user(self) -> User:
+        return self.auth.require(self.apikey, self.role)

@@ -1,170 +1,149 @@
-"""The in-memory read model: per category an immutable snapshot of pre-serialized responses.
+"""The in-memory read model: per category an immutable snapshot of pre-encoded responses.
 
-A read never serializes or validates: it picks bytes from the current snapshot. Snapshots are rebuilt
-(off the event loop) only when the category's version changes, and swapped whole.
+A read never serializes or validates: it picks a body from the current snapshot. Snapshots are rebuilt
+(off the event loop) only when the category's version changes, and swapped whole. The catalog knows
+neither where its data comes from (a ``CatalogSource``: the database on a PRIMARY, a PRIMARY over HTTP
+on a REPLICA) nor how bodies are encoded for the wire: the HTTP layer hands in an encoder, which runs
+here, when a snapshot is built.
 """
 
 from __future__ import annotations
 
-import gzip
-import hashlib
+import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Generic, Protocol, TypeVar
 
-import brotli
 import orjson
 
 from modelref.domain.categories import CATEGORY_INFO, Category
+from modelref.domain.convert import legacy_document
 from modelref.domain.groups import with_group_info
 from modelref.domain.query import Hit
 from modelref.domain.records import parse_record
-from modelref.domain.render import legacy_document
-from modelref.domain.statistics import compute_statistics, group_text_documents
-from modelref.storage.store import CategoryState, Store, StoredRecord
+from modelref.domain.statistics import CategoryStatistics, compute_statistics, group_text_documents
+from modelref.domain.stored import CategoryData, CategoryState
 
 log = logging.getLogger(__name__)
 
-COMPRESS_MIN_BYTES = 1024
+
+class Encoded(Protocol):
+    """What an encoder makes of a body: at least the body itself."""
+
+    @property
+    def body(self) -> bytes: ...
 
 
-class Blob:
-    """A response body with its strong ETag; compressed forms are made once, on first request."""
-
-    __slots__ = ("_encoded", "body", "etag")
-
-    def __init__(self, body: bytes, etag: str | None = None) -> None:
-        self.body = body
-        self.etag = etag or hashlib.blake2b(body, digest_size=12).hexdigest()
-        self._encoded: dict[str, bytes] = {}
-
-    @classmethod
-    def of(cls, value: Any) -> Blob:
-        return cls(orjson.dumps(value))
-
-    def precompress(self) -> Blob:
-        """Make both compressed forms now (for large bodies, off the event loop)."""
-        if len(self.body) >= COMPRESS_MIN_BYTES:
-            self.encoded("gzip")
-            self.encoded("br")
-        return self
-
-    def encoded(self, encoding: str) -> bytes:
-        """The body compressed with ``gzip`` or ``br``."""
-        data = self._encoded.get(encoding)
-        if data is None:
-            if encoding == "br":
-                data = brotli.compress(self.body, quality=5)
-            else:
-                data = gzip.compress(self.body, compresslevel=6, mtime=0)
-            self._encoded[encoding] = data
-        return data
+B = TypeVar("B", bound=Encoded)
 
 
 @dataclass(slots=True)
-class Snapshot:
-    """One category at one version: records, indexes and every response body already serialized."""
+class Snapshot(Generic[B]):
+    """One category at one version: records, search facts and every response body already encoded."""
 
     category: Category
     version: int
     state: CategoryState | None
     hits: list[Hit]
-    by_key: dict[str, Hit]
-    record_blobs: dict[str, Blob]
-    v2: Blob
-    v1: Blob | None
-    built_at: float
-    _lazy: dict[str, Blob] = field(default_factory=dict)
+    records: dict[str, B]
+    v2: B
+    v1: B | None
+    encode: Callable[[bytes], B]
+    _v1_groups: B | None = None
+    _statistics: dict[bool, CategoryStatistics] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def last_updated(self) -> float | None:
         return self.state.last_updated if self.state else None
 
-    def lazy(self, name: str, build: Callable[[], Any]) -> Blob:
-        """A body derived from this snapshot, built on first use and kept until the snapshot is replaced."""
-        blob = self._lazy.get(name)
-        if blob is None:
-            with self._lock:
-                blob = self._lazy.get(name)
-                if blob is None:
-                    blob = Blob.of(build()).precompress()
-                    self._lazy[name] = blob
-        return blob
-
-    def v1_with_groups(self) -> Blob:
+    def v1_with_groups(self) -> B:
+        """The legacy text document with group summaries, built on first use (off the event loop)."""
         assert self.v1 is not None
-        return self.lazy("v1-groups", lambda: with_group_info(orjson.loads(self.v1.body)))  # type: ignore[union-attr]
+        with self._lock:
+            if self._v1_groups is None:
+                self._v1_groups = self.encode(orjson.dumps(with_group_info(orjson.loads(self.v1.body))))
+            return self._v1_groups
 
-    def statistics(self, grouped: bool) -> dict[str, Any]:
-        def build() -> dict[str, Any]:
-            items = [(hit.key, hit.document) for hit in self.hits]
-            documents = group_text_documents(items) if grouped else [d for _, d in items]
-            return compute_statistics(self.category, documents, int(time.time()))
+    def statistics(self, grouped: bool) -> CategoryStatistics:
+        """The category's statistics at this version, computed on first use."""
+        with self._lock:
+            found = self._statistics.get(grouped)
+            if found is None:
+                items = [(hit.key, hit.document) for hit in self.hits]
+                documents = group_text_documents(items) if grouped else [d for _, d in items]
+                found = compute_statistics(self.category, documents, int(time.time()))
+                self._statistics[grouped] = found
+            return found
 
-        return orjson.loads(self.lazy(f"statistics-{grouped}", build).body)  # type: ignore[no-any-return]
 
-
-def build_snapshot(category: Category, state: CategoryState | None, stored: list[StoredRecord]) -> Snapshot:
-    """Parse, index and serialize one category."""
+def build_snapshot(category: Category, data: CategoryData, encode: Callable[[bytes], B]) -> Snapshot[B]:
+    """Parse, index and encode one category."""
     hits: list[Hit] = []
-    record_blobs: dict[str, Blob] = {}
+    bodies: dict[str, B] = {}
     parts: list[bytes] = []
-    for item in stored:
+    for item in data.records:
         record = parse_record(category, item.document)
         hits.append(Hit.of(item.name, record, item.document))
         body = orjson.dumps(item.document)
-        record_blobs[item.name] = Blob(body)
+        bodies[item.name] = encode(body)
         parts.append(orjson.dumps(item.name) + b":" + body)
     v1 = None
     if CATEGORY_INFO[category].legacy_file is not None:
-        v1 = Blob.of(legacy_document(category, [(h.key, h.record) for h in hits])).precompress()
+        v1 = encode(orjson.dumps(legacy_document(category, [(h.key, h.record) for h in hits])))
     return Snapshot(
         category=category,
-        version=state.version if state else 0,
-        state=state,
+        version=data.state.version if data.state else 0,
+        state=data.state,
         hits=hits,
-        by_key={h.key: h for h in hits},
-        record_blobs=record_blobs,
-        v2=Blob(b"{" + b",".join(parts) + b"}").precompress(),
+        records=bodies,
+        v2=encode(b"{" + b",".join(parts) + b"}"),
         v1=v1,
-        built_at=time.time(),
+        encode=encode,
     )
 
 
 class CatalogSource(Protocol):
-    """Where a catalog's data comes from (the store on a PRIMARY)."""
+    """Where a catalog's data comes from."""
+
+    @property
+    def backend_name(self) -> str: ...
 
     def versions(self) -> dict[Category, int]: ...
 
-    def load_state(self, category: Category) -> tuple[CategoryState | None, list[StoredRecord]]: ...
+    def load(self, category: Category) -> CategoryData: ...
 
     def wait_for_change(self, timeout: float) -> None: ...
 
 
-class Catalog:
+class Catalog(Generic[B]):
     """The current snapshot of every category, kept in step with the source's versions."""
 
-    def __init__(self, source: CatalogSource, backend_name: str = "database") -> None:
+    def __init__(self, source: CatalogSource, encode: Callable[[bytes], B]) -> None:
         self.source = source
-        self.backend_name = backend_name
+        self.encode = encode
         self.started_at = time.time()
-        self._snapshots: Mapping[Category, Snapshot] = {}
+        self._snapshots: Mapping[Category, Snapshot[B]] = {}
         self._refresh_lock = threading.Lock()
+        self._deferred = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def get(self, category: Category) -> Snapshot:
+    @property
+    def backend_name(self) -> str:
+        return self.source.backend_name
+
+    def get(self, category: Category) -> Snapshot[B]:
         return self._snapshots[category]
 
     @property
-    def snapshots(self) -> Mapping[Category, Snapshot]:
+    def snapshots(self) -> Mapping[Category, Snapshot[B]]:
         return self._snapshots
 
-    def refresh(self, only: Category | None = None) -> list[Category]:
+    def refresh(self, only: set[Category] | None = None) -> list[Category]:
         """Rebuild the categories whose version changed (or every one on the first call); return them."""
         with self._refresh_lock:
             versions = self.source.versions()
@@ -172,14 +151,24 @@ class Catalog:
             changed = [
                 c
                 for c in Category
-                if (only is None or c is only) and (c not in current or current[c].version != versions.get(c, 0))
+                if (only is None or c in only) and (c not in current or current[c].version != versions.get(c, 0))
             ]
             for category in changed:
-                state, stored = self.source.load_state(category)
-                current[category] = build_snapshot(category, state, stored)
+                current[category] = build_snapshot(category, self.source.load(category), self.encode)
             if changed:
                 self._snapshots = current  # one reference swap: readers see the old set or the new one
             return changed
+
+    @contextlib.contextmanager
+    def deferred(self) -> Iterator[None]:
+        """Hold the background refresh while this process writes a burst (it refreshes once afterwards)."""
+        with self._refresh_lock:
+            self._deferred += 1
+        try:
+            yield
+        finally:
+            with self._refresh_lock:
+                self._deferred -= 1
 
     def start(self, interval: float = 0.5) -> None:
         """Follow the source in a background thread (never on the event loop)."""
@@ -201,15 +190,11 @@ class Catalog:
                 self.source.wait_for_change(interval)
                 if self._stop.is_set():
                     return
+                if self._deferred:
+                    continue
                 changed = self.refresh()
                 if changed:
                     log.info("reloaded %s", ", ".join(c.value for c in changed))
             except Exception:  # keep serving the last good snapshots; try again next round
                 log.exception("catalog refresh failed")
                 self._stop.wait(interval)
-
-
-def store_catalog(store: Store) -> Catalog:
-    """A catalog that follows a PRIMARY's store."""
-    backend = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}.get(store.dialect, store.dialect)
-    return Catalog(store, backend)

@@ -28,9 +28,10 @@ class CheckReport:
 def check_store(store: Store) -> CheckReport:
     """Parse every stored record as its category's type and verify the audit hash chain."""
     report = CheckReport()
-    states = store.states()
+    with store.read() as tx:
+        states = tx.records.states()
     for category in Category:
-        stored = store.load(category)
+        stored = store.load(category).records
         report.records += len(stored)
         if stored and category not in states:
             report.problems.append(f"{category.value}: has records but no version row")
@@ -43,6 +44,7 @@ def check_store(store: Store) -> CheckReport:
                 continue
             for problem in known_value_problems(record):
                 report.warnings.append(f"{where}: field {problem.field!r}: {problem.message}")
-    report.audit_events = len(store.audit_events())
-    report.problems.extend(store.verify_audit_chain())
+    with store.read() as tx:
+        report.audit_events = tx.audit.count()
+        report.problems.extend(tx.audit.verify())
     return report

@@ -4,28 +4,34 @@ from __future__ import annotations
 
 import os
 import tempfile
-from enum import StrEnum
+from collections.abc import Set
 from pathlib import Path
 
+from modelref.domain.formats import Format
 from modelref.domain.render import legacy_files, v2_files
 from modelref.errors import ExportFailed
 from modelref.services.records import load_all
 from modelref.storage.store import Store
 
 
-class ExportFormat(StrEnum):
-    V2 = "v2"
-    LEGACY = "legacy"
-    BOTH = "both"
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def write_atomically(path: Path, data: bytes) -> None:
-    """Write *data* to *path* so that readers see the old file or the new one, never a half."""
+    """Write *data* to *path* so that readers see the old file or the new one, never a half.
+
+    The file gets the permissions a plainly created file would (0644 under the usual umask): reference
+    files are meant to be published, not kept private like the temporary file they start as.
+    """
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
+            os.fchmod(handle.fileno(), 0o666 & ~_umask())
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
@@ -33,16 +39,20 @@ def write_atomically(path: Path, data: bytes) -> None:
         raise
 
 
-def plan_export(store: Store, fmt: ExportFormat, directory: Path) -> dict[Path, bytes]:
-    """Every file an export writes, rendered in memory before anything touches the disk."""
+RENDERERS = {Format.V2: v2_files, Format.LEGACY: legacy_files}
+
+
+def plan_export(store: Store, formats: Set[Format], directory: Path) -> dict[Path, bytes]:
+    """Every file an export writes, rendered in memory before anything touches the disk.
+
+    One format writes into *directory*; several write one subfolder each (``v2/``, ``legacy/``).
+    """
     records = load_all(store)
     plan: dict[Path, bytes] = {}
-    if fmt is ExportFormat.BOTH:
-        plan.update({directory / "v2" / name: data for name, data in v2_files(records).items()})
-        plan.update({directory / "legacy" / name: data for name, data in legacy_files(records).items()})
-    else:
-        render = v2_files if fmt is ExportFormat.V2 else legacy_files
-        plan.update({directory / name: data for name, data in render(records).items()})
+    for fmt in Format:
+        if fmt in formats:
+            folder = directory / fmt.value if len(formats) > 1 else directory
+            plan.update({folder / name: data for name, data in RENDERERS[fmt](records).items()})
     return plan
 
 

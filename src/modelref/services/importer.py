@@ -5,12 +5,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
-from modelref.domain.audit import Domain, Operation, delta
+from modelref.domain.audit import EventSpec, Operation, delta
 from modelref.domain.bundle import Bundle
 from modelref.domain.categories import Category
+from modelref.domain.formats import Format
 from modelref.domain.stamping import same_content, stamp
-from modelref.storage.store import EventSpec, Store
+from modelref.storage.store import Store
 
 IMPORT_USER = "modelref-import"
 
@@ -57,7 +59,7 @@ def import_bundle(
     with store.write() as tx:
         for category, pairs in bundle.categories.items():
             result = CategoryReport(category, bundle.formats.get(category, "v2"))
-            stored = {r.name: r.document for r in tx.load(category)}
+            stored = {r.name: r.document for r in tx.records.load(category)}
             events: list[EventSpec] = []
             created: list[tuple[str, dict[str, object]]] = []
             for key, record in pairs:
@@ -66,36 +68,36 @@ def import_bundle(
                 if old is None:
                     document = stamp(document, None, now)
                     created.append((key, document))
-                    events.append(
-                        EventSpec(Domain.V2, category.value, key, Operation.CREATE, user, {"after": document})
-                    )
+                    events.append(_event(category, key, Operation.CREATE, user, {"after": document}))
                     result.created += 1
                 elif same_content(document, old):
                     result.unchanged += 1
                 else:
                     document = stamp(document, old, now)
-                    tx.put(category, key, document)
-                    events.append(
-                        EventSpec(
-                            Domain.V2, category.value, key, Operation.UPDATE, user, {"delta": delta(old, document)}
-                        )
-                    )
+                    tx.records.put(category, key, document)
+                    events.append(_event(category, key, Operation.UPDATE, user, {"delta": delta(old, document)}))
                     result.updated += 1
-            tx.put_many(category, created)
+            tx.records.put_many(category, created)
             for key, old in stored.items():
-                tx.delete(category, key)
-                events.append(EventSpec(Domain.V2, category.value, key, Operation.DELETE, user, {"before": old}))
+                tx.records.delete(category, key)
+                events.append(_event(category, key, Operation.DELETE, user, {"before": old}))
                 result.deleted += 1
             if events:
-                tx.append_events(events)
+                tx.audit.append(events)
                 counts = {
                     Operation.CREATE: result.created,
                     Operation.UPDATE: result.updated,
                     Operation.DELETE: result.deleted,
                 }
                 last = events[-1]
-                tx.touch(category, now, counts, (last.operation, last.model_name))
+                tx.records.touch(category, now, counts, (last.operation, last.model_name))
             report.categories.append(result)
             if on_category:
                 on_category(category, len(pairs))
     return report
+
+
+def _event(category: Category, key: str, operation: Operation, user: str, payload: dict[str, Any]) -> EventSpec:
+    return EventSpec(
+        domain=Format.V2, category=category.value, model_name=key, operation=operation, user=user, payload=payload
+    )

@@ -1,108 +1,97 @@
-"""Every read the service answers, from the catalog's snapshots (API.md §3, §4, §6, §7 T1, §10, §12)."""
+"""Every read the service answers from the catalog's snapshots (API.md §3, §4, §6, §7 T1, §10, §12).
+
+Categories arrive parsed: each route decides at its edge what an unknown name answers.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import itertools
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Generic
 
 import orjson
 
-from modelref.domain.categories import CATEGORY_INFO, Category, parse_category
+from modelref.domain.categories import CATEGORY_INFO, SEARCH_ORDER, Category
+from modelref.domain.deployment import Deployment
+from modelref.domain.formats import Format
+from modelref.domain.info import CategoryLastUpdatedResponse, CategoryMetadata, LastUpdatedResponse
 from modelref.domain.query import Hit, SearchQuery, search
+from modelref.domain.statistics import CategoryStatistics
 from modelref.errors import NotFound
-from modelref.services.catalog import Blob, Catalog, Snapshot
+from modelref.services.catalog import B, Catalog
 
-METADATA_SCHEMA_VERSION = "1.0.0"
-_SHOWN_NAME = 80
-
-
-def shown(name: str) -> str:
-    """A name as echoed in an error: never more than a short prefix."""
-    return name if len(name) <= _SHOWN_NAME else name[:_SHOWN_NAME] + "…"
+SHOWN = 80
+"""The longest part of a user's input echoed back in a message."""
 
 
-def category_or_404(name: str) -> Category:
-    category = parse_category(name)
-    if category is None:
-        valid = ", ".join(c.value for c in Category)
-        raise NotFound(f"Model category '{shown(name)}' not found. Valid categories: {valid}")
-    return category
-
-
-_V1_ALIASES = {"stable_diffusion": Category.IMAGE_GENERATION, "db": Category.TEXT_GENERATION}
-
-
-def v1_category_or_404(name: str) -> Category:
-    """A v1 category spelling: any category name, ``stable_diffusion``, ``db``, with or without ``.json``."""
-    stem = name.removesuffix(".json")
-    category = _V1_ALIASES.get(stem) or parse_category(stem)
-    if category is None:
-        raise NotFound(f"Invalid model category: '{shown(name)}' is not a valid MODEL_REFERENCE_CATEGORY")
-    return category
+def shown(text: str) -> str:
+    """A value as echoed in an error: never more than a short prefix."""
+    return text if len(text) <= SHOWN else text[:SHOWN] + "…"
 
 
 @dataclass(frozen=True, slots=True)
-class Body:
-    """A read's answer: the bytes and the time the data last changed (for Last-Modified)."""
+class Body(Generic[B]):
+    """A read's answer: the encoded body and when the data last changed (for Last-Modified)."""
 
-    blob: Blob
+    payload: B
     last_updated: float | None
 
 
-class Reads:
-    """The read side of the service: every method returns pre-built bytes or raises NotFound."""
+@dataclass(frozen=True, slots=True)
+class SearchAnswer:
+    """A search's answer, made per request: the body and a tag that changes when the answer can."""
 
-    def __init__(self, catalog: Catalog) -> None:
+    body: bytes
+    etag: str
+
+
+class Reads(Generic[B]):
+    """The read side of the service: pre-built bodies, or NotFound."""
+
+    def __init__(self, catalog: Catalog[B], deployment: Deployment) -> None:
         self.catalog = catalog
+        self.deployment = deployment
+        self._empty = catalog.encode(b"{}")
 
-    def _snapshot(self, category: Category) -> Snapshot:
-        return self.catalog.get(category)
-
-    def v2_category(self, name: str) -> Body:
-        category = category_or_404(name)
-        snapshot = self._snapshot(category)
+    def v2_category(self, category: Category) -> Body[B]:
+        snapshot = self.catalog.get(category)
         if not snapshot.hits:
             raise NotFound(f"Model category '{category.value}' not found")
         return Body(snapshot.v2, snapshot.last_updated)
 
-    def v2_record(self, category_name: str, key: str) -> Body:
-        category = category_or_404(category_name)
-        snapshot = self._snapshot(category)
-        blob = snapshot.record_blobs.get(key)
-        if blob is None:
+    def v2_record(self, category: Category, key: str) -> Body[B]:
+        snapshot = self.catalog.get(category)
+        found = snapshot.records.get(key)
+        if found is None:
             raise NotFound(f"Model '{shown(key)}' not found in category '{category.value}'")
-        return Body(blob, snapshot.last_updated)
+        return Body(found, snapshot.last_updated)
 
-    def v1_category(self, name: str) -> Body:
-        category = v1_category_or_404(name)
-        info = CATEGORY_INFO[category]
-        snapshot = self._snapshot(category)
-        if info.managed_elsewhere:
-            return Body(_EMPTY_OBJECT, snapshot.last_updated)
+    def v1_category(self, category: Category) -> Body[B]:
+        """The legacy document of a category; lora and ti are always ``{}`` (managed elsewhere)."""
+        snapshot = self.catalog.get(category)
+        if CATEGORY_INFO[category].managed_elsewhere:
+            return Body(self._empty, snapshot.last_updated)
         if snapshot.v1 is None or not snapshot.hits:
             raise NotFound(f"Model category '{category.value}' not found or is empty")
         return Body(snapshot.v1, snapshot.last_updated)
 
-    def v1_text(self, include_group: bool) -> Body:
-        snapshot = self._snapshot(Category.TEXT_GENERATION)
+    def v1_text(self, include_group: bool) -> Body[B]:
+        snapshot = self.catalog.get(Category.TEXT_GENERATION)
         if snapshot.v1 is None or not snapshot.hits:
             raise NotFound("Text generation models not found or empty")
         return Body(snapshot.v1_with_groups() if include_group else snapshot.v1, snapshot.last_updated)
 
-    def search(self, category_name: str | None, query: SearchQuery) -> Blob:
-        """The SearchResponse for one category (or all when *category_name* is None), as bytes."""
+    def search(self, category: Category | None, query: SearchQuery) -> SearchAnswer:
+        """The SearchResponse for one category (or all when *category* is None)."""
         snapshots = self.catalog.snapshots
-        if category_name is None:
-            category = None
-            hits: Iterable[Hit] = itertools.chain.from_iterable(snapshots[c].hits for c in Category)
+        if category is None:
+            hits: Iterable[Hit] = itertools.chain.from_iterable(snapshots[c].hits for c in SEARCH_ORDER)
         else:
-            category = category_or_404(category_name)
             hits = snapshots[category].hits
         page = search(hits, query, category)
-        results = b",".join(snapshots[h.record.record_type].record_blobs[h.key].body for h in page.hits)
+        results = b",".join(snapshots[h.record.record_type].records[h.key].body for h in page.hits)
         tail = orjson.dumps(
             {"total": page.total, "offset": page.offset, "limit": page.limit, "has_more": page.has_more}
         )
@@ -110,59 +99,35 @@ class Reads:
         # instead of hashing the (large) body.
         versions = [snapshots[c].version for c in Category] if category is None else [snapshots[category].version]
         etag = hashlib.blake2b(repr((category, versions, query)).encode(), digest_size=12).hexdigest()
-        return Blob(b'{"results":[' + results + b"]," + tail[1:], etag)
+        return SearchAnswer(b'{"results":[' + results + b"]," + tail[1:], etag)
 
-    def metadata(self, category: Category) -> dict[str, Any]:
-        """CategoryMetadata (API.md §16.9) for one category."""
-        snapshot = self._snapshot(category)
-        state = snapshot.state
-        started = int(self.catalog.started_at)
-        if state is None:
-            return {
-                "category": category.value,
-                "last_updated": started,
-                "last_operation_type": None,
-                "last_operation_model": None,
-                "total_creates": 0,
-                "total_updates": 0,
-                "total_deletes": 0,
-                "total_models": len(snapshot.hits),
-                "initialization_time": started,
-                "last_successful_operation": None,
-                "error_count": 0,
-                "metadata_schema_version": METADATA_SCHEMA_VERSION,
-                "backend_type": self.catalog.backend_name,
-            }
-        return {
-            "category": category.value,
-            "last_updated": int(state.last_updated),
-            "last_operation_type": state.last_operation_type,
-            "last_operation_model": state.last_operation_model,
-            "total_creates": state.total_creates,
-            "total_updates": state.total_updates,
-            "total_deletes": state.total_deletes,
-            "total_models": len(snapshot.hits),
-            "initialization_time": int(state.initialized_at),
-            "last_successful_operation": int(state.last_updated),
-            "error_count": state.error_count,
-            "metadata_schema_version": METADATA_SCHEMA_VERSION,
-            "backend_type": self.catalog.backend_name,
-        }
+    def metadata(self, api: Format, category: Category) -> CategoryMetadata:
+        """A category's metadata, served under the canonical API of a PRIMARY (decision 6)."""
+        self.deployment.require_metadata(api)
+        return self._metadata(category)
 
-    def all_metadata(self) -> Mapping[str, dict[str, Any]]:
-        return {c.value: self.metadata(c) for c in Category}
+    def _metadata(self, category: Category) -> CategoryMetadata:
+        snapshot = self.catalog.get(category)
+        return CategoryMetadata.of(
+            category, snapshot.state, len(snapshot.hits), self.catalog.started_at, self.catalog.backend_name
+        )
 
-    def last_updated(self) -> int | None:
+    def all_metadata(self, api: Format) -> dict[Category, CategoryMetadata]:
+        self.deployment.require_metadata(api)
+        return {c: self._metadata(c) for c in Category}
+
+    def last_updated(self, api: Format) -> LastUpdatedResponse:
+        """The latest change over all categories (REPLICAs poll this)."""
+        self.deployment.require_metadata(api)
         stamps = [s.last_updated for s in self.catalog.snapshots.values() if s.last_updated is not None]
-        return int(max(stamps)) if stamps else None
+        return LastUpdatedResponse(last_updated=int(max(stamps)) if stamps else None)
 
-    def statistics(self, name: str, grouped: bool, limit: int | None, offset: int) -> dict[str, Any]:
-        category = category_or_404(name)
-        snapshot = self._snapshot(category)
+    def category_last_updated(self, api: Format, category: Category) -> CategoryLastUpdatedResponse:
+        return CategoryLastUpdatedResponse(category=category, last_updated=self.metadata(api, category).last_updated)
+
+    def statistics(self, category: Category, grouped: bool, limit: int | None, offset: int) -> CategoryStatistics:
+        snapshot = self.catalog.get(category)
         if not snapshot.hits:
             raise NotFound(f"Category '{category.value}' not found or has no models")
         stats = snapshot.statistics(grouped and category is Category.TEXT_GENERATION)
-        return {**stats, "limit": limit, "offset": offset}
-
-
-_EMPTY_OBJECT = Blob(b"{}")
+        return stats.model_copy(update={"limit": limit, "offset": offset})

@@ -15,7 +15,7 @@ from modelref.storage.store import Store
 def load_category(store: Store, category: Category) -> list[tuple[str, RecordBase]]:
     """The category's (key, record) pairs in stored order; InvalidRecord if a stored document is broken."""
     pairs = []
-    for stored in store.load(category):
+    for stored in store.load(category).records:
         try:
             pairs.append((stored.name, parse_record(category, stored.document)))
         except ValidationError as error:

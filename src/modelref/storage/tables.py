@@ -69,11 +69,13 @@ pending_changes = sa.Table(
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("batch_id", sa.Integer, nullable=True),
     sa.Column("requested_by", sa.Text, nullable=False),
-    # The whole PendingChange as JSON; the columns above are copies for filtering.
+    # The whole change as JSON; the columns above and below are copies for filtering in the database.
     sa.Column("document", sa.Text, nullable=False),
+    sa.Column("name_folded", sa.Text, nullable=False),
 )
 sa.Index("ix_pending_changes_status", pending_changes.c.status)
 sa.Index("ix_pending_changes_batch", pending_changes.c.batch_id)
+sa.Index("ix_pending_changes_requested_by", pending_changes.c.requested_by, pending_changes.c.status)
 
 queue_counters = sa.Table(
     "queue_counters",

@@ -1,20 +1,57 @@
-"""Answer a read from pre-built bytes: ETag, 304, HEAD, Last-Modified, Cache-Control, gzip/brotli.
+"""Response bodies for the wire: strong ETags, gzip and brotli, and conditional answers.
 
-Pure functions over header values, shared by the fast path and the FastAPI routes.
+``encode`` is handed to the catalog, which runs it when a snapshot is built (off the event loop), so a
+read only picks bytes. ``render`` answers a request with a body: 200 or 304, HEAD, Last-Modified,
+Cache-Control and the content encoding the client accepts. Pure functions over header values, shared
+by the fast path and the FastAPI routes.
 """
 
 from __future__ import annotations
 
 import functools
+import gzip
+import hashlib
 from email.utils import formatdate, parsedate_to_datetime
 
-from modelref.services.catalog import COMPRESS_MIN_BYTES, Blob
+import brotli
 
+COMPRESS_MIN_BYTES = 1024
+"""Smaller bodies are sent as they are: compressing them saves less than it costs."""
 CACHE_CONTROL = b"public, no-cache"
 """Caches may keep a copy but revalidate every time: with the ETag that costs a 304."""
-
 JSON = b"application/json"
 _SUFFIX = {"br": "-br", "gzip": "-gz"}
+
+
+def _compress(body: bytes, encoding: str) -> bytes:
+    if encoding == "br":
+        return brotli.compress(body, quality=5)  # type: ignore[no-any-return]
+    return gzip.compress(body, compresslevel=6, mtime=0)
+
+
+class Blob:
+    """A response body with its strong ETag and, for larger bodies, its compressed forms."""
+
+    __slots__ = ("_encoded", "body", "etag")
+
+    def __init__(self, body: bytes, etag: str, encoded: dict[str, bytes] | None = None) -> None:
+        self.body = body
+        self.etag = etag
+        self._encoded = encoded if encoded is not None else {}
+
+    def encoded(self, encoding: str) -> bytes:
+        """The body compressed with ``gzip`` or ``br`` (made now if it was not made in advance)."""
+        data = self._encoded.get(encoding)
+        if data is None:
+            data = self._encoded[encoding] = _compress(self.body, encoding)
+        return data
+
+
+def encode(body: bytes) -> Blob:
+    """A body ready to serve: tagged by its content, compressed now when it is large enough to gain."""
+    etag = hashlib.blake2b(body, digest_size=12).hexdigest()
+    encodings = {e: _compress(body, e) for e in _SUFFIX} if len(body) >= COMPRESS_MIN_BYTES else {}
+    return Blob(body, etag, encodings)
 
 
 def _accepted_encoding(accept_encoding: str) -> str | None:

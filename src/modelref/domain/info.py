@@ -1,0 +1,125 @@
+"""The service's small envelopes: messages, deployment info, health, roles and category metadata
+(API.md §2, §6, §8, §16.9, §16.14)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel
+
+from modelref.domain.audit import Operation
+from modelref.domain.categories import Category
+from modelref.domain.changes import User
+from modelref.domain.deployment import Deployment, ReplicateMode
+from modelref.domain.formats import Format
+from modelref.domain.stored import CategoryState
+
+METADATA_SCHEMA_VERSION = "1.0.0"
+
+
+class ContainsMessage(BaseModel):
+    message: str
+
+
+class BackendInfo(BaseModel):
+    replicate_mode: ReplicateMode
+    canonical_format: Format
+    writable: bool
+
+    @classmethod
+    def of(cls, deployment: Deployment) -> BackendInfo:
+        return cls(
+            replicate_mode=deployment.mode,
+            canonical_format=deployment.canonical_format,
+            writable=deployment.writable,
+        )
+
+
+class AIHordeStatus(BaseModel):
+    degraded: bool
+    consecutive_failures: int
+    seconds_until_retry: float | None
+
+
+class HeartbeatResponse(BaseModel):
+    status: Literal["ok"] = "ok"
+    ai_horde: AIHordeStatus
+
+
+class UserRolesResponse(BaseModel):
+    user_id: str
+    username: str
+    roles: list[str]
+    is_approver: bool
+    is_requestor: bool
+
+    @classmethod
+    def of(cls, user: User) -> UserRolesResponse:
+        return cls(
+            user_id=user.user_id,
+            username=user.username,
+            roles=user.roles,
+            is_approver=user.is_approver,
+            is_requestor=user.is_requestor,
+        )
+
+
+class CategoryMetadata(BaseModel):
+    category: Category
+    last_updated: int
+    last_operation_type: Operation | None
+    last_operation_model: str | None
+    total_creates: int
+    total_updates: int
+    total_deletes: int
+    total_models: int
+    initialization_time: int
+    last_successful_operation: int
+    error_count: int
+    metadata_schema_version: str = METADATA_SCHEMA_VERSION
+    backend_type: str
+
+    @classmethod
+    def of(
+        cls, category: Category, state: CategoryState | None, total_models: int, started_at: float, backend: str
+    ) -> CategoryMetadata:
+        """A category's metadata; a category never written reports the service's start as its times."""
+        if state is None:
+            started = int(started_at)
+            return cls(
+                category=category,
+                last_updated=started,
+                last_operation_type=None,
+                last_operation_model=None,
+                total_creates=0,
+                total_updates=0,
+                total_deletes=0,
+                total_models=total_models,
+                initialization_time=started,
+                last_successful_operation=started,
+                error_count=0,
+                backend_type=backend,
+            )
+        return cls(
+            category=category,
+            last_updated=int(state.last_updated),
+            last_operation_type=Operation(state.last_operation_type) if state.last_operation_type else None,
+            last_operation_model=state.last_operation_model,
+            total_creates=state.total_creates,
+            total_updates=state.total_updates,
+            total_deletes=state.total_deletes,
+            total_models=total_models,
+            initialization_time=int(state.initialized_at),
+            last_successful_operation=int(state.last_updated),
+            error_count=state.error_count,
+            backend_type=backend,
+        )
+
+
+class LastUpdatedResponse(BaseModel):
+    last_updated: int | None
+
+
+class CategoryLastUpdatedResponse(BaseModel):
+    category: Category
+    last_updated: int | None

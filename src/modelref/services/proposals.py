@@ -1,0 +1,183 @@
+"""Proposing a change: every write route's one call (API.md §9, §11; the order of checks, §1.6).
+
+A proposal is validated, authorized and checked against the stored record in a fixed order, then queued
+for review. Nothing here changes a record: applying is ``Applier``'s job.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from modelref.domain.audit import Operation
+from modelref.domain.categories import Category
+from modelref.domain.changes import PendingChangeRecord, User
+from modelref.domain.convert import has_legacy_format, legacy_view
+from modelref.domain.deployment import Deployment
+from modelref.domain.formats import Format
+from modelref.domain.legacy_text import backend_variants
+from modelref.domain.writes import check_name, check_text_name, validate_legacy_write, validate_write
+from modelref.errors import AlreadyExists, NameMismatch, NotFound, QuotaExceeded
+from modelref.services.auth import Authorizer
+from modelref.services.history import queue_event
+from modelref.services.reads import shown
+from modelref.storage.store import Store
+
+DEFAULT_MAX_PENDING = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Proposal:
+    """A write request as a route received it."""
+
+    api: Format
+    category: Category
+    operation: Operation
+    route: str
+    """The route's operation id, kept in the change's ``request_metadata``."""
+    body: Any = None
+    """The JSON body as sent (None for a delete)."""
+    path_name: str | None = None
+
+
+class Proposals:
+    def __init__(
+        self,
+        store: Store,
+        deployment: Deployment,
+        *,
+        max_pending: int = DEFAULT_MAX_PENDING,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.deployment = deployment
+        self.max_pending = max_pending
+        self.clock = clock
+
+    def propose(self, proposal: Proposal, caller: Authorizer) -> PendingChangeRecord:
+        """Queue a create, update or delete for review; the checks run in the contract's order."""
+        if proposal.api is Format.LEGACY:
+            return self._legacy(proposal, caller)
+        if proposal.operation is Operation.DELETE:
+            return self._v2_delete(proposal, caller)
+        return self._v2_write(proposal, caller)
+
+    def _v2_write(self, proposal: Proposal, caller: Authorizer) -> PendingChangeRecord:
+        """422 body → 400 path/body name → key and role → 503 guards → name rules → 404/409 → queued."""
+        category = proposal.category
+        record = validate_write(category, proposal.body)
+        if proposal.path_name is not None and record.name != proposal.path_name:
+            raise NameMismatch("Model name in the path must match the payload when queuing updates.")
+        user = caller.user()
+        self.deployment.require_writes(Format.V2, category)
+        check_name(record.name)
+        stored = self._current(category, record.name)
+        payload = _checked(category, proposal.operation, record.name, stored, record.to_document())
+        return self._enqueue(user, proposal, record.name, payload, {"route": proposal.route})
+
+    def _v2_delete(self, proposal: Proposal, caller: Authorizer) -> PendingChangeRecord:
+        """Key and role → 503 guards → name rules → 404 → queued, with the record as it is now."""
+        category, name = proposal.category, proposal.path_name or ""
+        user = caller.user()
+        self.deployment.require_writes(Format.V2, category)
+        check_name(name)
+        if category is Category.TEXT_GENERATION:
+            check_text_name(name, deleting=True)
+        stored = _checked(category, Operation.DELETE, name, self._current(category, name), None)
+        return self._enqueue(user, proposal, name, stored, {"route": proposal.route})
+
+    def _legacy(self, proposal: Proposal, caller: Authorizer) -> PendingChangeRecord:
+        """v1 order: 503 guards → 422 body → name rules → 409/404 (against the legacy view) → key and role."""
+        category, operation = proposal.category, proposal.operation
+        if not has_legacy_format(category):
+            raise NotFound(f"Model category '{category.value}' not found")
+        self.deployment.require_writes(Format.LEGACY, category)
+        if operation is Operation.DELETE:
+            name, payload = proposal.path_name or "", None
+        else:
+            name, payload = validate_legacy_write(category, proposal.body)
+        check_name(name)
+        if category is Category.TEXT_GENERATION:
+            check_text_name(name, deleting=operation is Operation.DELETE)
+        stored = self._current(category, name)
+        current = None if stored is None else legacy_view(category, name, stored)
+        payload = _checked(category, operation, name, current, payload)
+        user = caller.user()
+        metadata = {"route": proposal.route, "format": Format.LEGACY.value}
+        return self._enqueue(user, proposal, name, payload, metadata)
+
+    def _current(self, category: Category, name: str) -> dict[str, Any] | None:
+        with self.store.read() as tx:
+            return tx.records.get(category, name)
+
+    def _enqueue(
+        self, user: User, proposal: Proposal, name: str, payload: dict[str, Any], metadata: dict[str, Any]
+    ) -> PendingChangeRecord:
+        now = int(self.clock())
+        category = proposal.category
+        with self.store.write() as tx:
+            if tx.queue.pending_count(user.user_id) >= self.max_pending:
+                raise QuotaExceeded(
+                    f"You already have {self.max_pending} pending changes, the most one requestor may hold "
+                    "on this deployment; wait until some are reviewed."
+                )
+            change = PendingChangeRecord(
+                change_id=tx.queue.next_id("last_change_id"),
+                category=category,
+                model_name=name,
+                operation=proposal.operation,
+                payload=payload,
+                requested_by=user.user_id,
+                requested_username=user.username,
+                requested_at=now,
+                updated_at=now,
+                request_metadata=metadata,
+                related_models=list(backend_variants(name)) if category is Category.TEXT_GENERATION else None,
+            )
+            tx.queue.insert(change)
+            tx.audit.append(
+                [
+                    queue_event(
+                        "enqueue",
+                        user,
+                        change.change_id,
+                        self.deployment.canonical_format,
+                        change_id=change.change_id,
+                        operation=proposal.operation.value,
+                        category=category.value,
+                        model=name,
+                    )
+                ]
+            )
+        return change
+
+
+def _checked(
+    category: Category,
+    operation: Operation,
+    name: str,
+    stored: dict[str, Any] | None,
+    payload: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """The payload to queue, after the existence rules (create: 409 if present; update/delete: 404 if not).
+
+    A delete queues the record as it is now; an update keeps the stored creation info.
+    """
+    where = f"Model '{shown(name)}'"
+    if operation is Operation.CREATE and stored is not None:
+        raise AlreadyExists(
+            f"{where} already exists in category '{category.value}'. Use PUT to update existing models."
+        )
+    if operation is Operation.UPDATE and stored is None:
+        raise NotFound(f"{where} not found in category '{category.value}'. Use POST to create new models.")
+    if operation is Operation.DELETE:
+        if stored is None:
+            raise NotFound(f"{where} not found in category '{category.value}'")
+        return stored
+    assert payload is not None
+    if operation is Operation.UPDATE and stored is not None and "metadata" in payload:
+        old = stored.get("metadata") or {}
+        payload["metadata"] = {**payload["metadata"], **{k: old[k] for k in ("created_at", "created_by") if k in old}}
+    return payload
