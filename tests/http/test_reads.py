@@ -195,3 +195,21 @@ async def test_v1_metadata_is_503_on_a_v2_deployment(client: httpx.AsyncClient) 
         response = await client.get(f"{V1}/metadata/{path}")
         assert response.status_code == 503
         assert "canonical_format='legacy'" in response.json()["detail"]
+
+
+async def test_records_carry_the_keys_clients_of_the_existing_service_read(client: httpx.AsyncClient) -> None:
+    images = (await client.get(f"{V2}/image_generation")).json()
+    for record in images.values():
+        assert all(isinstance(record[key], list) for key in ("tags", "showcases", "trigger"))
+        assert [k for k in record if k in ("config", "baseline", "nsfw", "metadata")] == [
+            "config",
+            "baseline",
+            "nsfw",
+            "metadata",
+        ]
+    texts = (await client.get(f"{V2}/text_generation")).json()
+    assert all(isinstance(record["tags"], list) for record in texts.values())
+    # The legacy rendering is unchanged: only the one record that spells out an empty list shows it.
+    legacy = (await client.get(f"{V1}/image_generation")).json()
+    assert sum(1 for record in legacy.values() if record.get("showcases") == []) == 1
+    assert not any(record.get("tags") == [] for record in legacy.values())

@@ -24,6 +24,9 @@ _IMAGE_FIELDS = (
     "size_on_disk_bytes",
     "features_not_supported",
 )
+_LISTS = ("tags", "showcases", "trigger")
+"""Image lists that are ``[]`` in v2 when absent; a legacy record that spells one out empty keeps it in
+``legacy_extras``, so the legacy file renders the same again."""
 _FILE_KEYS = ("path", "md5sum", "sha256sum", "file_type", "content_hash")
 _CONSUMED_COMMON = ("name", "description", "version", "config")
 
@@ -130,7 +133,8 @@ def legacy_to_v2(category: Category, key: str, legacy: Any, file_name: str = "")
         for field in _IMAGE_FIELDS:
             if field in legacy:
                 doc[field] = legacy[field]
-                consumed.add(field)
+                if not (field in _LISTS and legacy[field] == []):
+                    consumed.add(field)
         for url in legacy.get("showcases") or ():
             if isinstance(url, str) and "huggingface" in url:
                 warnings.append(f"{where}: showcase URL {url!r} points to huggingface")
@@ -193,7 +197,7 @@ def v2_to_legacy(category: Category, record: RecordBase) -> dict[str, Any]:
         values["nsfw"] = doc["nsfw"]
         values["download_all"] = extras.pop("download_all", False)
         for field in _IMAGE_FIELDS:
-            if field in doc:
+            if field in doc and not (field in _LISTS and not doc[field]):
                 values[field] = doc[field]
     elif category is Category.CLIP and "pretrained_name" in doc:
         values["pretrained_name"] = doc["pretrained_name"]

@@ -125,7 +125,7 @@ def csv_to_v2(text: str, file_name: str = "models.csv") -> tuple[list[TextGenera
             "baseline": row["baseline"],
             "description": row["description"],
             "style": row["style"],
-            "tags": _split_tags(row["tags"]) or None,
+            "tags": _split_tags(row["tags"]),
             "instruct_format": row["instruct_format"],
             "settings": settings,
         }
@@ -169,7 +169,7 @@ def db_json_to_v2(db: Any, file_name: str = "db.json") -> tuple[list[TextGenerat
             "nsfw": entry.get("nsfw", False),
             "style": style,
             "display_name": display_name,
-            "tags": [t for t in tags if t not in dropped] or None,
+            "tags": [t for t in tags if t not in dropped],
         }
         rows.append((key, _make_record(doc, where)))
     return _keep_first_position(rows), []

@@ -107,11 +107,16 @@ class RecordBase(_Model):
             self.model_classification = ModelClassification(domain=info.domain, purpose=info.purpose)
         return self
 
+    metadata_last: ClassVar[bool] = False
+    """Whether ``metadata`` comes after the category's own fields (the existing service's image records)."""
+
     def to_document(self) -> dict[str, Any]:
         """Return the stored JSON document: by alias, nulls omitted, ``legacy_extras`` last."""
         document = self.model_dump(mode="json", by_alias=True, exclude_none=True)
-        if "legacy_extras" in document:
-            document["legacy_extras"] = document.pop("legacy_extras")
+        tail = ("metadata", "legacy_extras") if self.metadata_last else ("legacy_extras",)
+        for key in tail:
+            if key in document:
+                document[key] = document.pop(key)
         return document
 
     @property
@@ -125,14 +130,15 @@ class RecordBase(_Model):
 
 class ImageGenerationModelRecord(RecordBase):
     category: ClassVar[Category] = Category.IMAGE_GENERATION
+    metadata_last: ClassVar[bool] = True
     record_type: Literal[Category.IMAGE_GENERATION] = Category.IMAGE_GENERATION
     inpainting: bool | None = False
     baseline: str
     optimization: str | None = None
-    tags: list[str] | None = None
-    showcases: list[str] | None = None
+    tags: list[str] | None = Field(default_factory=list)
+    showcases: list[str] | None = Field(default_factory=list)
     min_bridge_version: int | None = None
-    trigger: list[str] | None = None
+    trigger: list[str] | None = Field(default_factory=list)
     homepage: str | None = None
     nsfw: bool
     style: str | None = None
@@ -158,7 +164,7 @@ class TextGenerationModelRecord(RecordBase):
     style: str | None = None
     display_name: str | None = None
     url: str | None = None
-    tags: list[str] | None = None
+    tags: list[str] | None = Field(default_factory=list)
     instruct_format: str | None = None
     settings: dict[str, SettingValue] | None = None
     text_model_group: str | None = None
