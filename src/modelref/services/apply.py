@@ -38,7 +38,7 @@ from modelref.errors import (
     NotFound,
     Unavailable,
 )
-from modelref.services.auth import Authorizer
+from modelref.services.auth import Caller
 from modelref.services.history import queue_event
 from modelref.storage.store import Store
 
@@ -76,14 +76,14 @@ class Applier:
         self.hold = hold
         self.clock = clock
 
-    def _enter(self, caller: Authorizer) -> User:
+    def _enter(self, caller: Caller) -> User:
         self.deployment.require_queue(caller.api)
         return caller.user()
 
     # -- the three apply routes -------------------------------------------------------------------------
 
     def apply_one(
-        self, caller: Authorizer, change_id: int, request: ApplyPendingChangeRequest
+        self, caller: Caller, change_id: int, request: ApplyPendingChangeRequest
     ) -> ApplySingleChangeResponse:
         """Apply one change; a failure is raised (404 missing, 400 not approved or bad payload, 503 store)."""
         user = self._enter(caller)
@@ -92,14 +92,14 @@ class Applier:
             raise run.failure
         return ApplySingleChangeResponse(record=run.applied[0], **run.split.model_dump())
 
-    def apply_many(self, caller: Authorizer, request: ApplyPendingChangesRequest) -> ApplyPendingChangesResponse:
+    def apply_many(self, caller: Caller, request: ApplyPendingChangesRequest) -> ApplyPendingChangesResponse:
         """Apply changes in the given order, stopping at the first failure (raised as IncompleteApply)."""
         user = self._enter(caller)
         if not request.allow_mixed_batch:
             self._check_one_batch(request.change_ids)
         return _outcome(self._run(user, request.change_ids, request.job))
 
-    def apply_batch(self, caller: Authorizer, batch_id: int, job_id: str | None) -> ApplyPendingChangesResponse:
+    def apply_batch(self, caller: Caller, batch_id: int, job_id: str | None) -> ApplyPendingChangesResponse:
         """Apply every approved change of a batch, in change-id order."""
         user = self._enter(caller)
         with self.store.read() as tx:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Protocol
 
 from modelref.domain.changes import User
 from modelref.domain.formats import Format
@@ -22,6 +23,17 @@ WRITES_DISABLED = (
     "Writes are disabled on this deployment: no {role}s are configured. An operator enables them by listing "
     "AI-Horde user ids in HORDE_MODEL_REFERENCE_PENDING_QUEUE__{setting}."
 )
+
+
+class Caller(Protocol):
+    """Who calls a service: the API version they came through, and who they are once asked."""
+
+    @property
+    def api(self) -> Format: ...
+
+    def user(self) -> User:
+        """The caller as a user with the role the operation needs (Unauthorized / Unavailable otherwise)."""
+        ...
 
 
 class Role(StrEnum):
@@ -49,9 +61,9 @@ class Auth:
             is_approver=found.user_id in self.approvers,
         )
 
-    def roles(self, caller: Authorizer) -> UserRolesResponse:
+    def roles(self, caller: Caller) -> UserRolesResponse:
         """The roles the caller's key has on this deployment (any valid key may ask)."""
-        return UserRolesResponse.of(self.user(caller.apikey))
+        return UserRolesResponse.of(caller.user())
 
     def require(self, apikey: str, role: Role) -> User:
         """The user behind *apikey* if they have *role*; Unauthorized (401) otherwise."""

@@ -28,7 +28,7 @@ from modelref.domain.audit_views import (
 from modelref.domain.changes import User
 from modelref.domain.deployment import Deployment
 from modelref.domain.formats import Format
-from modelref.services.auth import Authorizer
+from modelref.services.auth import Caller
 from modelref.storage.store import Store
 
 
@@ -50,7 +50,7 @@ class History:
         self.deployment = deployment
         self.clock = clock
 
-    def _replay(self, caller: Authorizer, domain: Format | None) -> tuple[Format, QueueHistory]:
+    def _replay(self, caller: Caller, domain: Format | None) -> tuple[Format, QueueHistory]:
         self.deployment.require_queue(caller.api)
         caller.user()
         domain = domain or self.deployment.canonical_format
@@ -58,22 +58,22 @@ class History:
             events = tx.audit.events(domain=domain, category=QUEUE)
         return domain, replay_queue(events)
 
-    def current(self, caller: Authorizer, domain: Format | None) -> PendingQueueAuditCurrentResponse:
+    def current(self, caller: Caller, domain: Format | None) -> PendingQueueAuditCurrentResponse:
         """Changes whose last recorded state is pending, newest first."""
         found, history = self._replay(caller, domain)
         return current_view(history, found, int(self.clock()))
 
     def batches(
-        self, caller: Authorizer, domain: Format | None, cursor: int | None, limit: int
+        self, caller: Caller, domain: Format | None, cursor: int | None, limit: int
     ) -> PendingQueueAuditBatchPage:
         found, history = self._replay(caller, domain)
         return batches_view(history, found, cursor, limit)
 
-    def batch(self, caller: Authorizer, domain: Format | None, batch_id: int) -> PendingQueueAuditBatchDetail:
+    def batch(self, caller: Caller, domain: Format | None, batch_id: int) -> PendingQueueAuditBatchDetail:
         _, history = self._replay(caller, domain)
         return batch_view(history, batch_id)
 
-    def net_changes(self, caller: Authorizer, domain: Format | None, batch_id: int) -> BatchNetChangeResponse:
+    def net_changes(self, caller: Caller, domain: Format | None, batch_id: int) -> BatchNetChangeResponse:
         """What a batch did to each model it touched, replayed from the models' own events."""
         found, history = self._replay(caller, domain)
         targets = net_change_targets(history, batch_id)

@@ -20,7 +20,7 @@ from modelref.domain.formats import Format
 from modelref.domain.legacy_text import backend_variants
 from modelref.domain.writes import check_name, check_text_name, validate_legacy_write, validate_write
 from modelref.errors import AlreadyExists, NameMismatch, NotFound, QuotaExceeded
-from modelref.services.auth import Authorizer
+from modelref.services.auth import Caller
 from modelref.services.history import queue_event
 from modelref.services.reads import shown
 from modelref.storage.store import Store
@@ -56,7 +56,7 @@ class Proposals:
         self.max_pending = max_pending
         self.clock = clock
 
-    def propose(self, proposal: Proposal, caller: Authorizer) -> PendingChangeRecord:
+    def propose(self, proposal: Proposal, caller: Caller) -> PendingChangeRecord:
         """Queue a create, update or delete for review; the checks run in the contract's order."""
         if proposal.api is Format.LEGACY:
             return self._legacy(proposal, caller)
@@ -64,7 +64,7 @@ class Proposals:
             return self._v2_delete(proposal, caller)
         return self._v2_write(proposal, caller)
 
-    def _v2_write(self, proposal: Proposal, caller: Authorizer) -> PendingChangeRecord:
+    def _v2_write(self, proposal: Proposal, caller: Caller) -> PendingChangeRecord:
         """422 body → 400 path/body name → key and role → 503 guards → name rules → 404/409 → queued."""
         category = proposal.category
         record = validate_write(category, proposal.body)
@@ -77,7 +77,7 @@ class Proposals:
         payload = _checked(category, proposal.operation, record.name, stored, record.to_document())
         return self._enqueue(user, proposal, record.name, payload, {"route": proposal.route})
 
-    def _v2_delete(self, proposal: Proposal, caller: Authorizer) -> PendingChangeRecord:
+    def _v2_delete(self, proposal: Proposal, caller: Caller) -> PendingChangeRecord:
         """Key and role → 503 guards → name rules → 404 → queued, with the record as it is now."""
         category, name = proposal.category, proposal.path_name or ""
         user = caller.user()
@@ -88,7 +88,7 @@ class Proposals:
         stored = _checked(category, Operation.DELETE, name, self._current(category, name), None)
         return self._enqueue(user, proposal, name, stored, {"route": proposal.route})
 
-    def _legacy(self, proposal: Proposal, caller: Authorizer) -> PendingChangeRecord:
+    def _legacy(self, proposal: Proposal, caller: Caller) -> PendingChangeRecord:
         """v1 order: 503 guards → 422 body → name rules → 409/404 (against the legacy view) → key and role."""
         category, operation = proposal.category, proposal.operation
         if not has_legacy_format(category):

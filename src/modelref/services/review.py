@@ -1,7 +1,7 @@
 """Reviewing the queue: list, read, diff, approve/reject, purge, and the "beta" view of what is proposed
 (API.md §13, §15 E1; DATA.md §10).
 
-Every method takes the caller's ``Authorizer``: the queue prefix's guard comes first, then the key and
+Every method takes the ``Caller``: the queue prefix's guard comes first, then the key and
 role are resolved, then the work is done.
 """
 
@@ -28,7 +28,7 @@ from modelref.domain.queue import (
 )
 from modelref.domain.records import RecordBase
 from modelref.errors import InvalidTransition, ModelRefError, NotFound
-from modelref.services.auth import Authorizer
+from modelref.services.auth import Caller
 from modelref.services.history import queue_event
 from modelref.storage.queue import QueueTable
 from modelref.storage.store import Store
@@ -40,19 +40,19 @@ class Review:
         self.deployment = deployment
         self.clock = clock
 
-    def _enter(self, caller: Authorizer) -> User:
+    def _enter(self, caller: Caller) -> User:
         self.deployment.require_queue(caller.api)
         return caller.user()
 
     # -- reading the queue ------------------------------------------------------------------------------
 
-    def my_changes(self, caller: Authorizer, filters: ChangeFilter, offset: int, limit: int) -> PendingQueuePage:
+    def my_changes(self, caller: Caller, filters: ChangeFilter, offset: int, limit: int) -> PendingQueuePage:
         """The caller's own proposals (the filter's ``requested_by`` is replaced by the caller)."""
         user = self._enter(caller)
         mine = ChangeFilter(filters.statuses, filters.categories, requested_by=[user.user_id])
         return self._page(mine, offset, limit)
 
-    def changes(self, caller: Authorizer, filters: ChangeFilter, offset: int, limit: int) -> PendingQueuePage:
+    def changes(self, caller: Caller, filters: ChangeFilter, offset: int, limit: int) -> PendingQueuePage:
         self._enter(caller)
         return self._page(filters, offset, limit)
 
@@ -61,7 +61,7 @@ class Review:
             items, total = tx.queue.page(filters, offset, limit)
         return PendingQueuePage(items=items, total=total, offset=offset, limit=limit, has_more=offset + limit < total)
 
-    def change(self, caller: Authorizer, change_id: int) -> PendingChangeRecord:
+    def change(self, caller: Caller, change_id: int) -> PendingChangeRecord:
         self._enter(caller)
         return self._change(change_id)
 
@@ -72,7 +72,7 @@ class Review:
             raise NotFound("Change not found")
         return change
 
-    def diff(self, caller: Authorizer, change_id: int) -> PendingChangeDiff:
+    def diff(self, caller: Caller, change_id: int) -> PendingChangeDiff:
         """What applying the change would do to the current record, in the change's own shape."""
         self._enter(caller)
         return self._diff(change_id)
@@ -85,7 +85,7 @@ class Review:
             stored = legacy_view(change.category, change.model_name, stored)
         return diff_change(change, stored)
 
-    def diffs(self, caller: Authorizer, change_ids: Sequence[int]) -> PendingChangeDiffPage:
+    def diffs(self, caller: Caller, change_ids: Sequence[int]) -> PendingChangeDiffPage:
         self._enter(caller)
         found, errors = [], []
         for change_id in change_ids:
@@ -95,7 +95,7 @@ class Review:
                 errors.append(DiffError(change_id=change_id, error=error.detail, error_type=type(error).__name__))
         return PendingChangeDiffPage(diffs=found, total=len(change_ids), errors=errors)
 
-    def proposals(self, caller: Authorizer, category: Category) -> dict[str, RecordBase]:
+    def proposals(self, caller: Caller, category: Category) -> dict[str, RecordBase]:
         """The "beta" models: the category's pending and approved creates and updates as v2 records; for
         a name proposed several times, the most recent proposal (API.md §15 E1)."""
         self._enter(caller)
@@ -114,7 +114,7 @@ class Review:
 
     # -- deciding ---------------------------------------------------------------------------------------
 
-    def decide(self, caller: Authorizer, request: PendingBatchRequest) -> PendingBatchResult:
+    def decide(self, caller: Caller, request: PendingBatchRequest) -> PendingBatchResult:
         """Approve and/or reject pending changes; approvals join the open batch (DATA.md §10.3)."""
         user = self._enter(caller)
         now, title, reason = int(self.clock()), request.batch_title, request.reject_reason
@@ -168,7 +168,7 @@ class Review:
             tx.audit.append(events)
         return result
 
-    def purge(self, caller: Authorizer, request: PurgePendingChangesRequest) -> PurgePendingChangesResponse:
+    def purge(self, caller: Caller, request: PurgePendingChangesRequest) -> PurgePendingChangesResponse:
         """Remove matching changes in any status (nothing removed on a dry run)."""
         user = self._enter(caller)
         filters = ChangeFilter(request.statuses, request.categories, None, request.model_name, request.requested_by)
