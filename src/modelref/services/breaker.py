@@ -45,6 +45,15 @@ class CircuitBreaker:
             self._opened_at = None
             self._probing = False
 
+    def inconclusive(self) -> None:
+        """Record an answer that says nothing about the AI-Horde's health (e.g. a 429): count nothing.
+
+        Ends a probe, so that the next call after the cooldown may probe again instead of finding the breaker
+        waiting forever for a verdict.
+        """
+        with self._lock:
+            self._probing = False
+
     def failure(self) -> None:
         with self._lock:
             self._failures += 1
