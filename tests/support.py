@@ -162,6 +162,7 @@ class FakeHorde:
                 if fake.mode == "slow":
                     time.sleep(fake.delay)
                 headers: dict[str, str] = {}
+                body: dict[str, object]
                 if fake.mode == "down":
                     status, body = 500, {"message": "down"}
                 elif fake.mode == "429":

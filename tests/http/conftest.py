@@ -19,7 +19,7 @@ def anyio_backend() -> str:
 
 
 @pytest.fixture(scope="session")
-def seeded_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def seeded_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A SQLite file holding the real data, imported once per test session (read-only tests copy it)."""
     folder = tmp_path_factory.mktemp("seeded")
     store = Store(f"sqlite:///{folder / 'modelref.sqlite3'}")

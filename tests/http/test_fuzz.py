@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import quote
 
@@ -88,9 +88,14 @@ ROUTES = [
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(route=st.sampled_from(ROUTES), first=segment, second=name, query=params, head=st.booleans())
 def test_no_read_ever_answers_5xx(
-    http: httpx.Client, route: object, first: str, second: str, query: list[tuple[str, str]], head: bool
+    http: httpx.Client,
+    route: Callable[[str, str], str],
+    first: str,
+    second: str,
+    query: list[tuple[str, str | int | float | bool | None]],
+    head: bool,
 ) -> None:
-    path = route(_path([first]), _path([second]))  # type: ignore[operator]
+    path = route(_path([first]), _path([second]))
     response = http.request("HEAD" if head else "GET", path, params=query)
     assert response.status_code < 500, (path, query, response.text[:300])
     if response.status_code >= 400 and not head:

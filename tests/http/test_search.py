@@ -42,7 +42,7 @@ async def test_sort_desc_reverses_and_puts_missing_values_first(client: httpx.As
     ascending = (await _search(client, "image_generation", sort_by="size_on_disk_bytes", limit=500)).json()
     sizes = [r.get("size_on_disk_bytes") for r in ascending["results"]]
     assert sizes[-1] is None
-    assert sizes[:-1] == sorted(sizes[:-1])  # type: ignore[type-var]
+    assert sizes[:-1] == sorted(sizes[:-1])
 
 
 async def test_nested_sort_and_attribute_names(client: httpx.AsyncClient) -> None:

@@ -410,12 +410,34 @@ async def test_values_no_database_can_hold_are_422_on_every_engine(
     assert response.status_code == 422, response.text
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("POST", f"{QUEUE}/changes/1/apply", {"job_id": "nul\x00job"}),
+        ("POST", f"{QUEUE}/apply_batch/1?job_id=nul%00job", None),
+        ("POST", f"{QUEUE}/apply", {"change_ids": [1], "job_id": "nul\x00"}),
+        ("POST", f"{QUEUE}/batches", {"batch_title": "t\x00", "approved_ids": [1]}),
+        ("POST", f"{QUEUE}/batches", {"batch_title": "t", "rejected_ids": [1], "reject_reason": "r\x00"}),
+        ("GET", f"{QUEUE}/changes?model_name=a%00b", None),
+        ("GET", f"{QUEUE}/changes?requested_by=1%00", None),
+        ("POST", f"{QUEUE}/purge", {"model_name": "a\x00"}),
+        ("POST", f"{QUEUE}/purge", {"requested_by": ["\x00"]}),
+    ],
+)
+async def test_free_text_no_database_can_hold_is_the_same_422_on_every_engine(
+    any_engine_writer: httpx.AsyncClient, method: str, path: str, body: object
+) -> None:
+    response = await any_engine_writer.request(method, path, json=body, headers=APPROVER)
+    assert response.status_code == 422, response.text
+    assert "NUL" in response.text
+
+
 async def test_implausible_keys_are_refused_without_asking_the_horde(
     writer: httpx.AsyncClient, horde: FakeHorde
 ) -> None:
     before = horde.calls
     for key in ("x" * 1000, "ключ", "tab\tkey"):
-        response = await writer.get(f"{V2}/me/roles", headers={"apikey": key.encode()})
+        response = await writer.get(f"{V2}/me/roles", headers=[(b"apikey", key.encode())])
         assert response.status_code == 401
     assert horde.calls == before
     assert (await writer.get("/api/heartbeat")).json()["ai_horde"]["consecutive_failures"] == 0

@@ -26,7 +26,7 @@ QUEUE = "pending_queue"
 class PendingQueueAuditEvent(BaseModel):
     event_id: int
     timestamp: int
-    action: str | None
+    action: str
     logical_user_id: str | None
     payload: dict[str, Any]
 
@@ -173,7 +173,7 @@ def replay_queue(events: Sequence[AuditEvent]) -> QueueHistory:
             PendingQueueAuditEvent(
                 event_id=event.event_id,
                 timestamp=event.timestamp,
-                action=action,
+                action=str(action or ""),
                 logical_user_id=event.logical_user_id,
                 payload=after,
             )

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, JsonValue
+from pydantic import BaseModel
 
 from modelref.domain.audit import ChangeStatus, Operation
 from modelref.domain.categories import Category
@@ -59,7 +59,7 @@ class PendingChangeRecord(BaseModel):
     applied_username: str | None = None
     applied_job_id: str | None = None
     updated_at: int
-    request_metadata: dict[str, JsonValue] | None = None
+    request_metadata: dict[str, Any] | None = None
     related_models: list[str] | None = None
 
     @property
@@ -134,8 +134,8 @@ class NetChangeType(StrEnum):
 
 class FieldDiff(BaseModel):
     field_path: str
-    old_value: JsonValue = None
-    new_value: JsonValue = None
+    old_value: Any = None
+    new_value: Any = None
     change_type: FieldChangeType
 
 

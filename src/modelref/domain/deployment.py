@@ -15,6 +15,11 @@ from modelref.errors import NotWritable, Unavailable
 REPLICA_WRITES = (
     "This instance is in REPLICA mode and does not support write operations. Only PRIMARY instances can modify data."
 )
+REPLICA_QUEUE = (
+    "This instance is in REPLICA mode and does not support write operations. "
+    "Only PRIMARY instances can queue model changes."
+)
+NO_QUEUE = "Pending queue is disabled or unsupported on this deployment."
 
 
 class ReplicateMode(StrEnum):
@@ -51,9 +56,11 @@ class Deployment:
             f"Expected canonical_format='{api.value}', got '{self.canonical_format.value}'."
         )
 
-    def require_queue(self, api: Format) -> None:
-        """Only the canonical format's pending-queue prefix is active (decision 5)."""
-        self.require_primary()
+    def require_queue(self, api: Format, *, changing: bool = True) -> None:
+        """G-QWRITE / G-QUEUE: the queue lives on a PRIMARY, under the canonical format's prefix only
+        (decision 5). *changing* False for the reads that only need the queue to exist."""
+        if not self.writable:
+            raise NotWritable(REPLICA_QUEUE if changing else NO_QUEUE)
         if api is not self.canonical_format:
             raise NotWritable(
                 "The pending queue is served under the canonical format's prefix; this deployment's canonical "

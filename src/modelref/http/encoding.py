@@ -110,11 +110,12 @@ def render(
     if_none_match: str | None = None,
     if_modified_since: str | None = None,
     last_modified: float | None = None,
+    vary: bytes = b"Accept-Encoding",
 ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
     """(status, headers, body) for serving *blob* to a request with these headers."""
     encoding = _accepted_cached(accept_encoding) if accept_encoding and len(blob.body) >= COMPRESS_MIN_BYTES else None
     etag = f'"{blob.etag}{_SUFFIX[encoding] if encoding else ""}"'
-    headers = [(b"etag", etag.encode()), (b"cache-control", CACHE_CONTROL), (b"vary", b"Accept-Encoding")]
+    headers = [(b"etag", etag.encode()), (b"cache-control", CACHE_CONTROL), (b"vary", vary)]
     if last_modified is not None:
         headers.append((b"last-modified", _http_date(last_modified)))
     not_modified = (

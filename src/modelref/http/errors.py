@@ -49,6 +49,15 @@ ITEMS = 10
 """The most list items or object keys a quoted value shows."""
 
 
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+def _routed(request: Request, method: str) -> bool:
+    """Whether a route takes this request's path with *method*."""
+    scope = {**request.scope, "method": method}
+    return any(route.matches(scope)[0] is Match.FULL for route in request.app.router.routes)
+
+
 def status_of(error: errors.ModelRefError) -> int:
     if isinstance(error, errors.IncompleteApply):
         return status_of(error.cause)
@@ -116,14 +125,11 @@ async def _http_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, HTTPException)
     headers = dict(error.headers or {})
     if error.status_code == 405:
-        allowed: set[str] = set()
-        for route in request.app.router.routes:
-            matched, _ = route.matches(request.scope)
-            methods = getattr(route, "methods", None)
-            if matched is not Match.NONE and methods:
-                allowed |= methods
+        allowed = [method for method in METHODS if _routed(request, method)]
+        if "GET" in allowed:
+            allowed.insert(allowed.index("GET") + 1, "HEAD")  # every read answers HEAD as well
         if allowed:
-            headers["Allow"] = ", ".join(sorted(allowed))
+            headers["Allow"] = ", ".join(allowed)
     return JSONResponse({"detail": error.detail}, error.status_code, headers=headers)
 
 

@@ -25,6 +25,8 @@ from modelref.http.passthrough import answer
 log = logging.getLogger(__name__)
 
 ROOT = "/api"
+VARY = b"Accept-Encoding, Origin"
+"""What the app's CORS middleware makes of a read's ``Vary`` (an answer differs by Origin): the same here."""
 _READ_METHODS = ("GET", "HEAD")
 
 
@@ -78,6 +80,7 @@ class ModelRefApp:
             if_none_match=if_none_match.decode("latin-1") if if_none_match is not None else None,
             if_modified_since=if_modified_since.decode("latin-1") if if_modified_since is not None else None,
             last_modified=body.last_updated,
+            vary=VARY,
         )
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": content})

@@ -51,7 +51,7 @@ class History:
         self.clock = clock
 
     def _replay(self, caller: Caller, domain: Format | None) -> tuple[Format, QueueHistory]:
-        self.deployment.require_queue(caller.api)
+        self.deployment.require_queue(caller.api, changing=False)
         caller.user()
         domain = domain or self.deployment.canonical_format
         with self.store.read() as tx:

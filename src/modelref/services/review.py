@@ -40,8 +40,8 @@ class Review:
         self.deployment = deployment
         self.clock = clock
 
-    def _enter(self, caller: Caller) -> User:
-        self.deployment.require_queue(caller.api)
+    def _enter(self, caller: Caller, *, changing: bool = True) -> User:
+        self.deployment.require_queue(caller.api, changing=changing)
         return caller.user()
 
     # -- reading the queue ------------------------------------------------------------------------------
@@ -62,7 +62,7 @@ class Review:
         return PendingQueuePage(items=items, total=total, offset=offset, limit=limit, has_more=offset + limit < total)
 
     def change(self, caller: Caller, change_id: int) -> PendingChangeRecord:
-        self._enter(caller)
+        self._enter(caller, changing=False)
         return self._change(change_id)
 
     def _change(self, change_id: int) -> PendingChangeRecord:
@@ -74,7 +74,7 @@ class Review:
 
     def diff(self, caller: Caller, change_id: int) -> PendingChangeDiff:
         """What applying the change would do to the current record, in the change's own shape."""
-        self._enter(caller)
+        self._enter(caller, changing=False)
         return self._diff(change_id)
 
     def _diff(self, change_id: int) -> PendingChangeDiff:
@@ -86,7 +86,7 @@ class Review:
         return diff_change(change, stored)
 
     def diffs(self, caller: Caller, change_ids: Sequence[int]) -> PendingChangeDiffPage:
-        self._enter(caller)
+        self._enter(caller, changing=False)
         found, errors = [], []
         for change_id in change_ids:
             try:
@@ -98,7 +98,7 @@ class Review:
     def proposals(self, caller: Caller, category: Category) -> dict[str, RecordBase]:
         """The "beta" models: the category's pending and approved creates and updates as v2 records; for
         a name proposed several times, the most recent proposal (API.md §15 E1)."""
-        self._enter(caller)
+        self._enter(caller, changing=False)
         with self.store.read() as tx:
             changes = tx.queue.proposals(category)
         latest: dict[str, PendingChangeRecord] = {}
