@@ -7,7 +7,16 @@ from pathlib import Path
 import pytest
 
 from modelref.storage.store import Store
-from tests.support import POSTGRES_ENV, fresh_postgres_database
+from tests.support import POSTGRES_ENV, REFERENCE_DATA, fresh_postgres_database
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if not REFERENCE_DATA.is_dir():
+        pytest.exit(
+            f"the tests need the real reference data in {REFERENCE_DATA}: a folder 'shared/reference-data' "
+            "beside this checkout (as the workspace lays it out)",
+            returncode=4,
+        )
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

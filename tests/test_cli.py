@@ -1,15 +1,20 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
+import subprocess
+import sys
 from pathlib import Path
 
+import httpx
 import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from modelref.cli import app
 from modelref.storage.store import Store
-from tests.support import LEGACY_IMAGE, LEGACY_TEXT, REFERENCE_DATA
+from tests.support import LEGACY_IMAGE, LEGACY_TEXT, POSTGRES_ENV, REFERENCE_DATA, serve
 
 runner = CliRunner()
 
@@ -75,3 +80,79 @@ def test_help_explains_each_command(command: str) -> None:
     code, output = _run(command, "--help")
     assert code == 0
     assert "--database-url" in output
+
+
+def test_exported_files_can_be_published(tmp_path: Path) -> None:
+    database = f"sqlite:///{tmp_path}/db.sqlite3"
+    assert _run("import", str(REFERENCE_DATA), "--database-url", database)[0] == 0
+    code, output = _run("export", str(tmp_path / "out"), "-f", "v2", "-f", "legacy", "--database-url", database)
+    assert code == 0, output
+    files = [p for p in (tmp_path / "out").rglob("*") if p.is_file()]
+    assert {p.parent.name for p in files} == {"v2", "legacy"}
+    assert all(stat.S_IMODE(p.stat().st_mode) == 0o644 for p in files)  # under the usual umask 022
+
+
+def _serve(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """`modelref serve` in a subprocess that must fail at start-up (so it never listens)."""
+    return subprocess.run(
+        [sys.executable, "-m", "modelref.cli", "serve", "--port", "1", *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        (
+            {"HORDE_MODEL_REFERENCE_SEED_SOURCE": "/nowhere/at/all"},
+            "cannot seed the empty database from '/nowhere/at/all'",
+        ),
+        (
+            {"HORDE_MODEL_REFERENCE_REPLICATE_MODE": "REPLICA"},
+            "REPLICA mode is not available yet: run as PRIMARY (unset HORDE_MODEL_REFERENCE_REPLICATE_MODE)",
+        ),
+        ({"HORDE_MODEL_REFERENCE_DATABASE_URL": "nosuchdriver://x"}, "cannot use the database URL"),
+    ],
+)
+def test_start_up_failures_are_one_clear_line(tmp_path: Path, env: dict[str, str], message: str) -> None:
+    result = _serve(HORDE_MODEL_REFERENCE_DATA_DIR=str(tmp_path), **env)
+    assert result.returncode == 1
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("error:")]
+    assert len(errors) == 1, result.stderr
+    assert message in errors[0]
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.postgres
+def test_a_postgresql_database_that_does_not_exist_is_one_clear_line(tmp_path: Path) -> None:
+    base = os.environ.get(POSTGRES_ENV)
+    if not base:
+        pytest.skip(f"{POSTGRES_ENV} is not set")
+    missing = sa.make_url(base).set(database="modelref_no_such_database").render_as_string(hide_password=False)
+    result = _serve(HORDE_MODEL_REFERENCE_DATA_DIR=str(tmp_path), HORDE_MODEL_REFERENCE_DATABASE_URL=missing)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1
+    assert 'database "modelref_no_such_database" does not exist' in errors[0]
+    assert "Check HORDE_MODEL_REFERENCE_DATABASE_URL" in errors[0]
+
+
+def test_serve_no_seed_starts_empty(tmp_path: Path) -> None:
+    with serve(tmp_path, "--no-seed") as (base, log, _):
+        assert httpx.get(f"{base}/api/model_references/v2/image_generation").status_code == 404
+        assert httpx.get(f"{base}/api/model_references/v2/metadata/image_generation").json()["total_models"] == 0
+    assert "importing seed data" not in log.read_text()
+    assert "records: none" in log.read_text()
+
+
+def test_serve_help_names_every_option() -> None:
+    code, output = _run("serve", "--help")
+    assert code == 0
+    for option in ("--host", "--port", "--workers", "--access-log", "--no-seed", "--log-level"):
+        assert option in output

@@ -54,10 +54,14 @@ def test_serve_seeds_an_empty_database_and_logs_what_it_is(tmp_path: Path) -> No
 
 
 def test_two_workers_both_serve_a_change(tmp_path: Path) -> None:
-    with serve(tmp_path, "--workers", "2") as (base, _log, _):
+    with serve(tmp_path, "--workers", "2") as (base, log, _):
         url = f"sqlite:///{tmp_path / 'modelref.sqlite3'}"
         _change_description(url, "changed by a test")
         _wait_until_all([base], "changed by a test", samples=12)
+    text = log.read_text()
+    assert text.count("INFO modelref: modelref PRIMARY on http://") == 1  # the summary, once, with its level
+    assert "2 workers" in text
+    assert "access log off" in text
     store = Store(url)
     assert len(audit_events(store)) == REAL_RECORDS + 2  # seeded once (not twice by two workers), then 2 updates
     store.close()
