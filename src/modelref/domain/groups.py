@@ -2,12 +2,37 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
 from modelref.domain.textnames import ParsedName, base_name, parse
 
 _PARTS = ("size", "variant", "version", "quant")
+_UNIT_IN_BILLIONS = {"B": Decimal(1), "M": Decimal("0.001"), "K": Decimal("0.000001")}
+_MIXTURE_SIZE = re.compile(r"(\d+)X(\d+)([BMK])")
+_PLAIN_SIZE = re.compile(r"(\d+)(?:\.(\d*))?([BMK])(\d*)")
+
+
+def size_sort_key(size: str) -> tuple[Decimal, str]:
+    """Order parsed sizes by the parameter count they stand for, ties by text (API.md X5).
+
+    ``8X7B`` counts as 56B and ``350M`` as 0.35B. Digits after the unit are decimals: ``7B1`` is 7.1B, as in
+    bloom-7b1. A size that does not read as one number (``1.5B2``) counts as 0. Decimal, not float: a size may
+    have thousands of digits.
+
+    >>> sorted(["123B", "9B", "8X7B", "350M", "12B"], key=size_sort_key)
+    ['350M', '9B', '12B', '8X7B', '123B']
+    """
+    value = Decimal(0)
+    if mixture := _MIXTURE_SIZE.fullmatch(size):
+        experts, each, unit = mixture.groups()
+        value = Decimal(experts) * Decimal(each) * _UNIT_IN_BILLIONS[unit]
+    elif (plain := _PLAIN_SIZE.fullmatch(size)) and not (plain[2] and plain[4]):
+        whole, decimals, unit, trailing = plain.groups()
+        value = Decimal(f"{whole}.{decimals or trailing}") * _UNIT_IN_BILLIONS[unit]
+    return value, size
 
 
 def _part_values(parsed: ParsedName) -> list[tuple[str, str]]:
@@ -72,7 +97,7 @@ def group_summary(entries: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     del name_format["extra_parts"]
     return {
         "member_count": len(entries),
-        "available_sizes": sorted({p.size for p in parsed if p.size}),
+        "available_sizes": sorted({p.size for p in parsed if p.size}, key=size_sort_key),
         "available_quants": sorted({p.quant for p in parsed if p.quant}),
         "common_baseline": next(iter(baselines)) if len(baselines) == 1 else None,
         "any_nsfw": any(bool(e.get("nsfw")) for e in entries.values()),

@@ -40,11 +40,10 @@ class ParsedName:
 
 
 _I = re.IGNORECASE
+# These run as DATA.md §9.1 writes them, in linear time: a version match starts at a `v` and reads only digits and
+# dots, which hold no other `v`; quants, variants and dates have a bounded width; the leading version is anchored.
+# The size patterns are the exception (see `_find_size`).
 _LEADING_VERSION = re.compile(r"^(\d+\.\d+(?:\.\d+)?)[_\-]")
-_SIZE = (
-    re.compile(r"(?<![a-zA-Z])(\d+\.?\d*[BMK]\d*)(?![a-zA-Z])", _I),
-    re.compile(r"(?<![a-zA-Z])(\d+x\d+[BMK])(?![a-zA-Z])", _I),
-)
 _VERSION = (
     re.compile(r"(?<![a-zA-Z0-9])([vV]\d+(?:\.\d+)+)(?![a-zA-Z0-9])", _I),
     re.compile(r"(?<![a-zA-Z0-9])([vV]\d+)(?![a-zA-Z0-9.])", _I),
@@ -68,14 +67,89 @@ _DATE = (
 )
 _SEPARATORS = "-_ ."
 
+# The size patterns of DATA.md §9.1, `(?<![a-zA-Z])(\d+\.?\d*[BMK]\d*)(?![a-zA-Z])` and then
+# `(?<![a-zA-Z])(\d+x\d+[BMK])(?![a-zA-Z])` (case-insensitive), stay the reference, but `re` backtracks through
+# every split of a run of digits between `\d+` and `\d*`, from every start in the run: cubic, seconds for a name of
+# 1,000 digits and a letter. `_find_size` gives the same answers in linear time.
+#
+# Their single characters are matched with the patterns' own classes, not str methods: under IGNORECASE, `re` also
+# folds İ ı ſ and the Kelvin sign K into [a-zA-Z], and K into [BMK]; `\d` is any Unicode decimal digit. At the end
+# of the string `match` finds nothing, just as a look-ahead there sees no letter.
+_DIGITS = re.compile(r"\d+")
+_LETTER = re.compile(r"[a-zA-Z]", _I)
+_UNIT = re.compile(r"[BMK]", _I)
+_TIMES = re.compile(r"x", _I)
 
-def _take(patterns: tuple[re.Pattern[str], ...], s: str) -> tuple[re.Match[str] | None, str]:
-    """Find the first pattern that matches; return its leftmost match and *s* without it."""
+
+def _digits_end(s: str, i: int) -> int:
+    """Where the run of digits starting at *i* ends (*i* itself when there is none)."""
+    run = _DIGITS.match(s, i)
+    return run.end() if run else i
+
+
+def _plain_size_end(s: str, number_end: int) -> int | None:
+    r"""End of a match of `\d+\.?\d*[BMK]\d*(?![a-zA-Z])` whose `\d+` stops at *number_end*, else None."""
+    unit = number_end
+    if s.startswith(".", unit):
+        # Giving decimals back would put a digit where the unit must be, and giving the dot back would put the dot.
+        unit = _digits_end(s, unit + 1)
+    if not _UNIT.match(s, unit):
+        return None
+    end = _digits_end(s, unit + 1)
+    if not _LETTER.match(s, end):
+        return end
+    # A letter follows: `re` gives back one trailing digit, if there is one, so that a digit follows instead.
+    return end - 1 if end > unit + 1 else None
+
+
+def _moe_size_end(s: str, number_end: int) -> int | None:
+    r"""End of a match of `\d+x\d+[BMK](?![a-zA-Z])` whose first `\d+` stops at *number_end*, else None."""
+    if not _TIMES.match(s, number_end):
+        return None
+    unit = _digits_end(s, number_end + 1)
+    if unit == number_end + 1 or not _UNIT.match(s, unit) or _LETTER.match(s, unit + 1):
+        return None
+    return unit + 1
+
+
+def _find_size(s: str) -> tuple[int, int] | None:
+    r"""Span of the leftmost match of the first size pattern that matches in *s* (see the note above `_DIGITS`).
+
+    A digit is never `.`, `x` or a unit, so a `\d+` that stops before the end of its run of digits leaves a digit
+    where the pattern needs something else: only the whole run can be followed by a size. Every start inside one
+    run therefore meets the same end of it and the same outcome. So each maximal run is examined once per pattern,
+    from the leftmost start the look-behind allows: its first digit, or its second (preceded by a digit) when a
+    letter precedes the first.
+    """
+    for size_end in (_plain_size_end, _moe_size_end):
+        for run in _DIGITS.finditer(s):
+            start, number_end = run.span()
+            if start and _LETTER.match(s, start - 1):
+                if number_end - start == 1:
+                    continue
+                start += 1
+            if (end := size_end(s, number_end)) is not None:
+                return start, end
+    return None
+
+
+def _first_match(patterns: tuple[re.Pattern[str], ...], s: str) -> tuple[int, int] | None:
+    r"""Span of the leftmost match of the first pattern that matches anywhere in *s*.
+
+    The whole match is the pattern's group: around it are only look-arounds and `\b`, which take no characters.
+    """
     for pattern in patterns:
-        match = pattern.search(s)
-        if match:
-            return match, s[: match.start()] + s[match.end() :]
-    return None, s
+        if match := pattern.search(s):
+            return match.span()
+    return None
+
+
+def _cut(s: str, span: tuple[int, int] | None) -> tuple[str | None, str]:
+    """The text at *span* and *s* without it (None and *s* when there is no span)."""
+    if span is None:
+        return None, s
+    start, end = span
+    return s[start:end], s[:start] + s[end:]
 
 
 def _normalize(name: str) -> str:
@@ -96,17 +170,15 @@ def parse(name: str) -> ParsedName:
         extras.append(ExtraPart(leading.group(1), 0, ExtraPartType.LEADING_VERSION))
         s = s[leading.end() :]
 
-    size_match, s = _take(_SIZE, s)
-    version_match, s = _take(_VERSION, s)
-    quant_match, s = _take(_QUANT, s)
-    variant_match, s = _take(_VARIANT, s)
-    for pattern in _DATE:
-        date = pattern.search(s)
-        if date:
-            position = sum(1 for ch in name[: date.start()] if ch in _SEPARATORS)
-            extras.append(ExtraPart(date.group(1), position, ExtraPartType.DATE))
-            s = s[: date.start()] + s[date.end() :]
-            break
+    size, s = _cut(s, _find_size(s))
+    version, s = _cut(s, _first_match(_VERSION, s))
+    quant, s = _cut(s, _first_match(_QUANT, s))
+    variant, s = _cut(s, _first_match(_VARIANT, s))
+    if date := _first_match(_DATE, s):
+        start, end = date
+        position = sum(1 for ch in name[:start] if ch in _SEPARATORS)
+        extras.append(ExtraPart(s[start:end], position, ExtraPartType.DATE))
+        s = s[:start] + s[end:]
 
     for sep in _SEPARATORS:
         while sep * 2 in s:
@@ -115,10 +187,10 @@ def parse(name: str) -> ParsedName:
     return ParsedName(
         original_name=name,
         base_name=base,
-        size=size_match.group(1).upper() if size_match else None,
-        variant=variant_match.group(1) if variant_match else None,
-        quant=quant_match.group(1).upper() if quant_match else None,
-        version=version_match.group(1) if version_match else None,
+        size=size.upper() if size else None,
+        variant=variant,
+        quant=quant.upper() if quant else None,
+        version=version,
         normalized_name=_normalize(base),
         extras=tuple(extras),
     )
