@@ -3,6 +3,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from modelref.domain.categories import Category
@@ -11,6 +13,7 @@ from modelref.domain.query import (
     MAX_OFFSET,
     CrossSearchParams,
     Hit,
+    SearchIndex,
     SearchParams,
     SearchQuery,
     search,
@@ -314,3 +317,14 @@ def test_params_become_a_query() -> None:
     assert query == SearchQuery(nsfw=True, tags_any=("a", "b"), backend="koboldcpp", source="any", limit=5)
     cross = CrossSearchParams.model_validate({"tags_none": ["x"], "sort_by": "name"}).to_query()
     assert cross == SearchQuery(tags_none=("x",), sort_by="name")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    names=st.lists(st.text(alphabet="aAbB-/ ßẞİ", min_size=1, max_size=8).filter(str.strip), max_size=12, unique=True),
+    needle=st.text(alphabet="aAbB-/ ßẞİ\x00", max_size=4),
+)
+def test_the_name_index_finds_exactly_the_names_that_contain_the_needle(names: list[str], needle: str) -> None:
+    hits = [_hit(Category.CLIP, {"name": name}) for name in names]
+    found = SearchIndex(hits).search(SearchQuery(name_contains=needle, limit=500), Category.CLIP).hits
+    assert [h.key for h in found] == [h.key for h in hits if needle.casefold() in h.record.name.casefold()]

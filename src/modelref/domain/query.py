@@ -6,7 +6,11 @@ key, the typed record and its stored document (what a result shows).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import bisect
+import functools
+import itertools
+import threading
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -101,6 +105,7 @@ COMMON_FIELDS = record_fields(RecordBase)
 _GENERIC_NAME = "GenericModelRecord"
 
 
+@functools.cache
 def _fields_for(category: Category | None) -> tuple[str, list[str], set[str]]:
     """(type name, wire field names, accepted names incl. attribute names) of a category or of all."""
     if category is None:
@@ -145,45 +150,36 @@ def validate(query: SearchQuery, category: Category | None) -> None:
         )
 
 
-Predicate = Callable[[Hit], bool]
+Filter = Callable[[list[Hit]], list[Hit]]
+"""One condition applied to a list: a comprehension per condition, with no function call per record."""
 
 
-def _predicates(query: SearchQuery, category: Category | None) -> list[Predicate]:
-    """One test per filter in use, built once per query."""
-    tests: list[Predicate] = []
+def _filters(query: SearchQuery, category: Category | None) -> list[Filter]:
+    """One pass per filter in use, built once per query (each pass sees what the previous ones kept)."""
+    steps: list[Filter] = []
     nsfw, baseline, inpainting = query.nsfw, query.baseline, query.inpainting
     if nsfw is not None:
-        tests.append(lambda h: h.nsfw is nsfw)
+        steps.append(lambda hits: [h for h in hits if h.nsfw is nsfw])
     if baseline is not None:
-        tests.append(lambda h: h.baseline == baseline)
+        steps.append(lambda hits: [h for h in hits if h.baseline == baseline])
     if inpainting is not None:
-        tests.append(lambda h: h.inpainting is inpainting)
+        steps.append(lambda hits: [h for h in hits if h.inpainting is inpainting])
     any_of, all_of, none_of = frozenset(query.tags_any), frozenset(query.tags_all), frozenset(query.tags_none)
     if any_of:
-        tests.append(lambda h: h.tags is not None and not h.tags.isdisjoint(any_of))
+        steps.append(lambda hits: [h for h in hits if h.tags is not None and not h.tags.isdisjoint(any_of)])
     if all_of:
-        tests.append(lambda h: h.tags is not None and h.tags >= all_of)
+        steps.append(lambda hits: [h for h in hits if h.tags is not None and h.tags >= all_of])
     if none_of:
-        tests.append(lambda h: h.tags is None or h.tags.isdisjoint(none_of))
-    if query.name_contains is not None:
-        needle = query.name_contains.casefold()
-        tests.append(lambda h: needle in h.folded_name)
+        steps.append(lambda hits: [h for h in hits if h.tags is None or h.tags.isdisjoint(none_of)])
     if category is Category.TEXT_GENERATION:
         backend, quantized = query.backend, query.quantized
         if backend is not None:
-            tests.append(lambda h: h.backend == backend)
+            steps.append(lambda hits: [h for h in hits if h.backend == backend])
         if query.exclude_backend_variations:
-            tests.append(lambda h: h.backend is None)
+            steps.append(lambda hits: [h for h in hits if h.backend is None])
         if quantized is not None:
-            tests.append(lambda h: h.quantized is quantized)
-    return tests
-
-
-def _combined(tests: list[Predicate]) -> Predicate | None:
-    if len(tests) <= 1:
-        return tests[0] if tests else None
-    every = tuple(tests)
-    return lambda h: all(test(h) for test in every)
+            steps.append(lambda hits: [h for h in hits if h.quantized is quantized])
+    return steps
 
 
 def _sort_value(document: dict[str, Any], path: list[str]) -> Any:
@@ -195,14 +191,21 @@ def _sort_value(document: dict[str, Any], path: list[str]) -> Any:
     return value
 
 
-def _sorted(hits: list[Hit], query: SearchQuery, category: Category | None) -> list[Hit]:
+def _sort_path(query: SearchQuery, category: Category | None) -> tuple[str, ...]:
     assert query.sort_by
     parts = query.sort_by.split("__")
-    path = [_wire_name(category, parts[0]), *parts[1:]]
+    return (_wire_name(category, parts[0]), *parts[1:])
+
+
+def sort_order(hits: Sequence[Hit], path: tuple[str, ...]) -> list[Hit]:
+    """*hits* by the value at *path* ascending (stable), those without a value after the others.
+
+    Raises InvalidQuery when the values cannot be compared.
+    """
     present: list[tuple[Any, Hit]] = []
     missing: list[Hit] = []
     for hit in hits:
-        value = _sort_value(hit.document, path)
+        value = _sort_value(hit.document, list(path))
         if value is None:
             missing.append(hit)
         else:
@@ -210,9 +213,8 @@ def _sorted(hits: list[Hit], query: SearchQuery, category: Category | None) -> l
     try:
         present.sort(key=lambda pair: pair[0])
     except TypeError:
-        raise InvalidQuery(f"Invalid sort_by field: values of '{query.sort_by}' cannot be compared") from None
-    result = [hit for _, hit in present] + missing
-    return result[::-1] if query.sort_desc else result
+        raise InvalidQuery(f"Invalid sort_by field: values of '{'__'.join(path)}' cannot be compared") from None
+    return [hit for _, hit in present] + missing
 
 
 def search(hits: Iterable[Hit], query: SearchQuery, category: Category | None = None) -> SearchPage:
@@ -220,21 +222,79 @@ def search(hits: Iterable[Hit], query: SearchQuery, category: Category | None = 
 
     *category* None means a cross-category search: only the fields every record has may be sorted on.
     """
-    validate(query, category)
-    matches = _combined(_predicates(query, category))
-    seen: set[str] = set()
-    matched: list[Hit] = []
-    for hit in hits:
-        if matches is not None and not matches(hit):
-            continue
-        name = hit.record.name
-        if name not in seen:
-            seen.add(name)
-            matched.append(hit)
-    if query.sort_by:
-        matched = _sorted(matched, query, category)
-    page = matched[query.offset : query.offset + query.limit]
-    return SearchPage(page, len(matched), query.offset, query.limit)
+    return SearchIndex(list(hits)).search(query, category)
+
+
+class SearchIndex:
+    """Records to search, with what is worth computing once per set of records: whether any name occurs
+    twice, and the order by each field someone sorted on (built on first use)."""
+
+    def __init__(self, hits: Sequence[Hit]) -> None:
+        self.hits = hits
+        self.unique_names = len({hit.record.name for hit in hits}) == len(hits)
+        self._orders: dict[tuple[str, ...], list[Hit] | InvalidQuery] = {}
+        self._lock = threading.Lock()
+        # Every folded name in one string, NUL between them (a name never holds NUL): a substring search
+        # runs once over the whole string instead of once per record.
+        self._names = "\x00".join(hit.folded_name for hit in hits)
+        self._starts = list(itertools.accumulate((len(hit.folded_name) + 1 for hit in hits[:-1]), initial=0))
+
+    def _named(self, needle: str) -> list[Hit]:
+        """The records whose folded name contains *needle*, in order."""
+        if not needle:
+            return list(self.hits)
+        if "\x00" in needle:
+            return []
+        found: list[Hit] = []
+        position = self._names.find(needle)
+        while position != -1:
+            index = bisect.bisect_right(self._starts, position) - 1
+            found.append(self.hits[index])
+            following = self._starts[index + 1] if index + 1 < len(self._starts) else len(self._names)
+            position = self._names.find(needle, following)
+        return found
+
+    def _ordered(self, path: tuple[str, ...]) -> list[Hit]:
+        found = self._orders.get(path)
+        if found is None:
+            with self._lock:
+                found = self._orders.get(path)
+                if found is None:
+                    try:
+                        found = sort_order(self.hits, path)
+                    except InvalidQuery as error:
+                        found = error
+                    if len(self._orders) < 64:  # sort paths are few; a flood of odd ones is not kept
+                        self._orders[path] = found
+        if isinstance(found, InvalidQuery):
+            raise found
+        return found
+
+    def search(self, query: SearchQuery, category: Category | None = None) -> SearchPage:
+        validate(query, category)
+        needle = query.name_contains
+        matched = list(self.hits) if needle is None else self._named(needle.casefold())
+        for step in _filters(query, category):
+            matched = step(matched)
+        if not self.unique_names:
+            seen: set[str] = set()
+            kept: list[Hit] = []
+            for hit in matched:
+                if hit.record.name not in seen:
+                    seen.add(hit.record.name)
+                    kept.append(hit)
+            matched = kept
+        if query.sort_by:
+            ordered = self._ordered(_sort_path(query, category))
+            if len(matched) == len(self.hits):
+                matched = list(ordered)  # nothing filtered out
+            else:
+                chosen = {id(hit) for hit in matched}
+                matched = [hit for hit in ordered if id(hit) in chosen]
+            if query.sort_desc:
+                matched.reverse()
+        page = matched[query.offset : query.offset + query.limit]
+        return SearchPage(page, len(matched), query.offset, query.limit)
 
 
 class CrossSearchParams(BaseModel):

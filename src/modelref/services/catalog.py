@@ -22,7 +22,7 @@ import orjson
 from modelref.domain.categories import CATEGORY_INFO, Category
 from modelref.domain.convert import legacy_document
 from modelref.domain.groups import with_group_info
-from modelref.domain.query import Hit
+from modelref.domain.query import Hit, SearchIndex
 from modelref.domain.records import parse_record
 from modelref.domain.statistics import CategoryStatistics, compute_statistics, group_text_documents
 from modelref.domain.stored import CategoryData, CategoryState
@@ -48,6 +48,7 @@ class Snapshot(Generic[B]):
     version: int
     state: CategoryState | None
     hits: list[Hit]
+    index: SearchIndex
     records: dict[str, B]
     v2: B
     v1: B | None
@@ -99,6 +100,7 @@ def build_snapshot(category: Category, data: CategoryData, encode: Callable[[byt
         version=data.state.version if data.state else 0,
         state=data.state,
         hits=hits,
+        index=SearchIndex(hits),
         records=bodies,
         v2=encode(b"{" + b",".join(parts) + b"}"),
         v1=v1,

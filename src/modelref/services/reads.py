@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Generic
 
@@ -17,7 +16,7 @@ from modelref.domain.categories import CATEGORY_INFO, SEARCH_ORDER, Category
 from modelref.domain.deployment import Deployment
 from modelref.domain.formats import Format
 from modelref.domain.info import CategoryLastUpdatedResponse, CategoryMetadata, LastUpdatedResponse
-from modelref.domain.query import Hit, SearchQuery, search
+from modelref.domain.query import SearchIndex, SearchQuery
 from modelref.domain.statistics import CategoryStatistics
 from modelref.errors import NotFound
 from modelref.services.catalog import B, Catalog
@@ -54,6 +53,16 @@ class Reads(Generic[B]):
         self.catalog = catalog
         self.deployment = deployment
         self._empty = catalog.encode(b"{}")
+        self._across: tuple[tuple[int, ...], SearchIndex] | None = None
+
+    def _index_across(self, versions: tuple[int, ...]) -> SearchIndex:
+        """One index over every category, in search order, rebuilt when a category changes."""
+        across = self._across
+        if across is None or across[0] != versions:
+            snapshots = self.catalog.snapshots
+            hits = list(itertools.chain.from_iterable(snapshots[c].hits for c in SEARCH_ORDER))
+            across = self._across = (versions, SearchIndex(hits))
+        return across[1]
 
     def v2_category(self, category: Category) -> Body[B]:
         snapshot = self.catalog.get(category)
@@ -87,17 +96,17 @@ class Reads(Generic[B]):
         """The SearchResponse for one category (or all when *category* is None)."""
         snapshots = self.catalog.snapshots
         if category is None:
-            hits: Iterable[Hit] = itertools.chain.from_iterable(snapshots[c].hits for c in SEARCH_ORDER)
+            versions = tuple(snapshots[c].version for c in SEARCH_ORDER)
+            page = self._index_across(versions).search(query, None)
         else:
-            hits = snapshots[category].hits
-        page = search(hits, query, category)
+            versions = (snapshots[category].version,)
+            page = snapshots[category].index.search(query, category)
         results = b",".join(snapshots[h.record.record_type].records[h.key].body for h in page.hits)
         tail = orjson.dumps(
             {"total": page.total, "offset": page.offset, "limit": page.limit, "has_more": page.has_more}
         )
         # The answer is a pure function of the query and the snapshots' versions: tag it by those
         # instead of hashing the (large) body.
-        versions = [snapshots[c].version for c in Category] if category is None else [snapshots[category].version]
         etag = hashlib.blake2b(repr((category, versions, query)).encode(), digest_size=12).hexdigest()
         return SearchAnswer(b'{"results":[' + results + b"]," + tail[1:], etag)
 
