@@ -84,3 +84,21 @@ def test_background_follow_never_shows_a_partial_category(store: Store) -> None:
         reader.join()
         catalog.stop()
     assert seen == {50}
+
+
+def test_a_write_burst_holds_the_background_refresh_and_catches_up_after(store: Store) -> None:
+    import_bundle(store, read_bundle(_image_files("A")))
+    catalog = Catalog(store, Plain)
+    catalog.refresh()
+    catalog.start(interval=0.01)
+    try:
+        with catalog.deferred():
+            import_bundle(store, read_bundle(_image_files("A", description="while held")))  # another writer
+            for _ in range(50):  # several rounds of the background thread
+                threading.Event().wait(0.01)
+            assert json.loads(catalog.get(Category.IMAGE_GENERATION).records["A"].body)["description"] == (
+                "A test model"
+            )
+        assert json.loads(catalog.get(Category.IMAGE_GENERATION).records["A"].body)["description"] == "while held"
+    finally:
+        catalog.stop()

@@ -131,6 +131,7 @@ class Catalog(Generic[B]):
         self._snapshots: Mapping[Category, Snapshot[B]] = {}
         self._refresh_lock = threading.Lock()
         self._deferred = 0
+        self._missed = False
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -163,7 +164,8 @@ class Catalog(Generic[B]):
 
     @contextlib.contextmanager
     def deferred(self) -> Iterator[None]:
-        """Hold the background refresh while this process writes a burst (it refreshes once afterwards)."""
+        """Hold the background refresh while this process writes a burst; the writer refreshes what it
+        touched afterwards, and anything the background thread skipped meanwhile is caught up here."""
         with self._refresh_lock:
             self._deferred += 1
         try:
@@ -171,6 +173,9 @@ class Catalog(Generic[B]):
         finally:
             with self._refresh_lock:
                 self._deferred -= 1
+                missed, self._missed = self._missed and not self._deferred, self._missed and bool(self._deferred)
+            if missed:
+                self.refresh()
 
     def start(self, interval: float = 0.5) -> None:
         """Follow the source in a background thread (never on the event loop)."""
@@ -193,6 +198,7 @@ class Catalog(Generic[B]):
                 if self._stop.is_set():
                     return
                 if self._deferred:
+                    self._missed = True  # a write burst of this process is under way: catch up after it
                     continue
                 changed = self.refresh()
                 if changed:
