@@ -1,11 +1,15 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import httpx
 import pytest
 
-from modelref.domain.categories import Category
+from modelref.domain.categories import CATEGORY_INFO, Category
+from modelref.domain.render import legacy_files
+from modelref.services.records import load_all
+from modelref.storage.store import Store
 from tests.support import LEGACY_IMAGE, LEGACY_TEXT
 
 pytestmark = pytest.mark.anyio
@@ -213,3 +217,27 @@ async def test_records_carry_the_keys_clients_of_the_existing_service_read(clien
     legacy = (await client.get(f"{V1}/image_generation")).json()
     assert sum(1 for record in legacy.values() if record.get("showcases") == []) == 1
     assert not any(record.get("tags") == [] for record in legacy.values())
+
+
+async def test_v1_serves_the_legacy_files_byte_for_byte(client: httpx.AsyncClient) -> None:
+    for path, file in (
+        ("image_generation", LEGACY_IMAGE / "stable_diffusion.json"),
+        ("stable_diffusion.json", LEGACY_IMAGE / "stable_diffusion.json"),
+        ("text_generation", LEGACY_TEXT / "db.json"),
+        ("db.json", LEGACY_TEXT / "db.json"),
+    ):
+        response = await client.get(f"{V1}/{path}", headers={"accept-encoding": "identity"})
+        assert response.content == file.read_bytes(), path
+
+
+async def test_v1_serves_every_other_legacy_category_as_the_export_writes_it(
+    client: httpx.AsyncClient, seeded_database: Path
+) -> None:
+    store = Store(f"sqlite:///{seeded_database / 'modelref.sqlite3'}")
+    exported = legacy_files(load_all(store))
+    store.close()
+    for category, info in CATEGORY_INFO.items():
+        if info.legacy_file is None or category in (Category.IMAGE_GENERATION, Category.TEXT_GENERATION):
+            continue
+        response = await client.get(f"{V1}/{category.value}", headers={"accept-encoding": "identity"})
+        assert response.content == exported[info.legacy_file], category

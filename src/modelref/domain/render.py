@@ -30,18 +30,26 @@ def v2_files(records: Records) -> dict[str, bytes]:
     }
 
 
+def legacy_file(category: Category, pairs: Sequence[tuple[str, RecordBase]]) -> bytes:
+    """A category's legacy document as the legacy repositories' file holds it: ``db.json`` for text, the
+    image repository's JSON file for the others (4-space indent, ASCII escapes, a final newline)."""
+    document = legacy_document(category, pairs)
+    if category is Category.TEXT_GENERATION:
+        return dump_db_json(document).encode()
+    return (json.dumps(document, indent=4) + "\n").encode()
+
+
 def legacy_files(records: Records) -> dict[str, bytes]:
     """The legacy repositories' files: the image repository's JSON files and the text repository's four."""
     files: dict[str, bytes] = {}
     for category in IMAGE_REPO_CATEGORIES:
         file_name = CATEGORY_INFO[category].legacy_file
         assert file_name is not None
-        document = legacy_document(category, records.get(category, ()))
-        files[file_name] = (json.dumps(document, indent=4) + "\n").encode()
+        files[file_name] = legacy_file(category, records.get(category, ()))
     files["lora.json"] = b"[]\n"  # the image repository keeps an empty list here; LoRAs live elsewhere
     text_pairs = records.get(Category.TEXT_GENERATION, ())
     text = [r for _, r in text_pairs if isinstance(r, TextGenerationModelRecord)]
-    files["db.json"] = dump_db_json(legacy_document(Category.TEXT_GENERATION, text_pairs)).encode()
+    files["db.json"] = legacy_file(Category.TEXT_GENERATION, text_pairs)
     files["models.csv"] = v2_to_csv(text).encode()
     files["defaults.json"] = (json.dumps(TEXT_DEFAULTS, indent=2) + "\n").encode()
     files["generation_params.json"] = (json.dumps(GENERATION_PARAMS, indent=2) + "\n").encode()

@@ -20,10 +20,10 @@ from typing import Generic, Protocol, TypeVar
 import orjson
 
 from modelref.domain.categories import CATEGORY_INFO, Category
-from modelref.domain.convert import legacy_document
 from modelref.domain.groups import with_group_info
 from modelref.domain.query import Hit, SearchIndex
 from modelref.domain.records import parse_record
+from modelref.domain.render import legacy_file
 from modelref.domain.statistics import CategoryStatistics, compute_statistics, group_text_documents
 from modelref.domain.stored import CategoryData, CategoryState
 
@@ -42,7 +42,8 @@ B = TypeVar("B", bound=Encoded)
 
 @dataclass(slots=True)
 class Snapshot(Generic[B]):
-    """One category at one version: records, search facts and every response body already encoded."""
+    """One category at one version: records, search facts and every response body already encoded (v1: the
+    legacy repositories' file, byte for byte as ``modelref export --format legacy`` writes it)."""
 
     category: Category
     version: int
@@ -94,7 +95,7 @@ def build_snapshot(category: Category, data: CategoryData, encode: Callable[[byt
         parts.append(orjson.dumps(item.name) + b":" + body)
     v1 = None
     if CATEGORY_INFO[category].legacy_file is not None:
-        v1 = encode(orjson.dumps(legacy_document(category, [(h.key, h.record) for h in hits])))
+        v1 = encode(legacy_file(category, [(h.key, h.record) for h in hits]))
     return Snapshot(
         category=category,
         version=data.state.version if data.state else 0,
