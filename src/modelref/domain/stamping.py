@@ -16,14 +16,15 @@ def stamp(document: dict[str, Any], stored: dict[str, Any] | None, now: int, use
     """Return *document* with its metadata set for a write at *now*.
 
     A create keeps given timestamps or sets them to *now*; an update keeps the stored ``created_at`` and
-    ``created_by`` and sets ``updated_at``. *user* becomes ``created_by`` (create) and ``updated_by``.
+    ``created_by`` and sets ``updated_at``. *user* (the requester) becomes ``created_by`` (create) and
+    ``updated_by``, whatever the document claims (DATA.md §12.1).
     """
     metadata = dict(document.get("metadata") or {})
     if stored is None:
         metadata.setdefault("created_at", now)
         metadata.setdefault("updated_at", metadata["created_at"])
         if user is not None:
-            metadata.setdefault("created_by", user)
+            metadata["created_by"] = user
     else:
         old = stored.get("metadata") or {}
         for key in ("created_at", "created_by"):

@@ -140,14 +140,15 @@ class Applier:
                 for change_id in change_ids:
                     token = job_id or f"apply-{change_id}-{uuid.uuid4().hex}"
                     try:
-                        change = self._apply(user, change_id, token)
+                        change, changed = self._apply(user, change_id, token)
                     except ModelRefError as error:
                         run.failure, run.failed_change_id = error, change_id
                         break
                     run.applied.append(change)
-                    touched.add(change.category)
-                    if change.batch_id is not None:
-                        batches.add(change.batch_id)
+                    if changed:  # a retry changes nothing: no refresh, and its batch is not split
+                        touched.add(change.category)
+                        if change.batch_id is not None:
+                            batches.add(change.batch_id)
                 requested = set(change_ids)
                 for batch_id in sorted(batches):
                     run.split = self._split(user, batch_id, requested) or run.split
@@ -156,14 +157,16 @@ class Applier:
                 self.on_applied(touched)
         return run
 
-    def _apply(self, user: User, change_id: int, token: str) -> PendingChangeRecord:
+    def _apply(self, user: User, change_id: int, token: str) -> tuple[PendingChangeRecord, bool]:
+        """Apply one change in one transaction; return it and whether this call applied it (False: a retry
+        of a job that already went through, which changes nothing)."""
         now = int(self.clock())
         with self.store.write() as tx:
             change = tx.queue.get(change_id)
             if change is None:
                 raise NotFound(f"Change {change_id} not found.")
             if change.status is ChangeStatus.APPLIED and change.applied_job_id == token:
-                return change  # a retry of a job that already went through
+                return change, False
             if change.status is not ChangeStatus.APPROVED:
                 raise InvalidTransition(f"Change {change_id} is not approved (status={change.status.value}).")
             category, name, domain = change.category, change.model_name, change.origin
@@ -204,19 +207,21 @@ class Applier:
                         user=user.user_id,
                         payload=payload,
                         request_id=token,
+                        timestamp=now,
                     ),
                     queue_event(
                         "apply",
                         user,
                         change_id,
                         self.deployment.canonical_format,
+                        now,
                         change_id=change_id,
                         batch_id=change.batch_id,
                         job_id=token,
                     ),
                 ]
             )
-            return applied
+            return applied, True
 
     def _split(self, user: User, batch_id: int, requested: set[int]) -> BatchSplit | None:
         """Move the batch's still-approved changes that were not part of this request to a new batch
@@ -237,6 +242,7 @@ class Applier:
                         user,
                         "queue",
                         self.deployment.canonical_format,
+                        now,
                         original_batch_id=batch_id,
                         new_batch_id=new_batch,
                         reassigned_change_ids=ids,

@@ -32,8 +32,8 @@ from modelref.services.auth import Caller
 from modelref.storage.store import Store
 
 
-def queue_event(action: str, user: User, subject: int | str, domain: Format, **fields: Any) -> EventSpec:
-    """A lifecycle event of the queue about *subject* (a change id, or "queue") (DATA.md §11.3)."""
+def queue_event(action: str, user: User, subject: int | str, domain: Format, now: int, **fields: Any) -> EventSpec:
+    """A lifecycle event of the queue about *subject* (a change id, or "queue") at *now* (DATA.md §11.3)."""
     return EventSpec(
         domain=domain,
         category=QUEUE,
@@ -41,6 +41,7 @@ def queue_event(action: str, user: User, subject: int | str, domain: Format, **f
         operation=Operation.UPDATE,
         user=user.user_id,
         payload={"after": {**fields, "action": action}},
+        timestamp=now,
     )
 
 

@@ -103,7 +103,7 @@ class Proposals:
             check_text_name(name, deleting=operation is Operation.DELETE)
         stored = self._current(category, name)
         current = None if stored is None else legacy_view(category, name, stored)
-        payload = _checked(category, operation, name, current, payload)
+        payload = _checked(category, operation, name, current, payload, missing="does not exist in")
         user = caller.user()
         metadata = {"route": proposal.route, "format": Format.LEGACY.value}
         return self._enqueue(user, proposal, name, payload, metadata)
@@ -144,6 +144,7 @@ class Proposals:
                         user,
                         change.change_id,
                         self.deployment.canonical_format,
+                        now,
                         change_id=change.change_id,
                         operation=proposal.operation.value,
                         category=category.value,
@@ -160,6 +161,8 @@ def _checked(
     name: str,
     stored: dict[str, Any] | None,
     payload: dict[str, Any] | None,
+    *,
+    missing: str = "not found in",
 ) -> dict[str, Any]:
     """The payload to queue, after the existence rules (create: 409 if present; update/delete: 404 if not).
 
@@ -171,7 +174,7 @@ def _checked(
             f"{where} already exists in category '{category.value}'. Use PUT to update existing models."
         )
     if operation is Operation.UPDATE and stored is None:
-        raise NotFound(f"{where} not found in category '{category.value}'. Use POST to create new models.")
+        raise NotFound(f"{where} {missing} category '{category.value}'. Use POST to create new models.")
     if operation is Operation.DELETE:
         if stored is None:
             raise NotFound(f"{where} not found in category '{category.value}'")

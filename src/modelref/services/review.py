@@ -143,7 +143,14 @@ class Review:
                 result.approved.append(change)
                 events.append(
                     queue_event(
-                        "approve", user, change_id, domain, change_id=change_id, batch_id=batch_id, batch_title=title
+                        "approve",
+                        user,
+                        change_id,
+                        domain,
+                        now,
+                        change_id=change_id,
+                        batch_id=batch_id,
+                        batch_title=title,
                     )
                 )
             for change_id in request.rejected_ids:
@@ -164,7 +171,7 @@ class Review:
                 fields: dict[str, Any] = {"change_id": change_id, "batch_title": title, "reason": reason}
                 if batch_id is not None:
                     fields["batch_id"] = batch_id
-                events.append(queue_event("reject", user, change_id, domain, **fields))
+                events.append(queue_event("reject", user, change_id, domain, now, **fields))
             tx.audit.append(events)
         return result
 
@@ -172,7 +179,7 @@ class Review:
         """Remove matching changes in any status (nothing removed on a dry run)."""
         user = self._enter(caller)
         filters = ChangeFilter(request.statuses, request.categories, None, request.model_name, request.requested_by)
-        domain = self.deployment.canonical_format
+        domain, now = self.deployment.canonical_format, int(self.clock())
         with self.store.write() as tx:
             doomed = tx.queue.ids(None if request.purge_all else filters)
             if not request.dry_run and doomed:
@@ -185,6 +192,7 @@ class Review:
                             user,
                             c.change_id,
                             domain,
+                            now,
                             change_id=c.change_id,
                             category=c.category.value,
                             model=c.model_name,

@@ -89,7 +89,10 @@ class QueueTable:
     def open_batch(self) -> int | None:
         """The batch that holds approved changes not yet applied, if any (DATA.md §10.3)."""
         return self.conn.execute(
-            sa.select(_c.batch_id).where(_c.status == ChangeStatus.APPROVED.value, _c.batch_id.is_not(None)).limit(1)
+            sa.select(_c.batch_id)
+            .where(_c.status == ChangeStatus.APPROVED.value, _c.batch_id.is_not(None))
+            .order_by(_c.batch_id.desc())  # after a split, the newest open batch
+            .limit(1)
         ).scalar()
 
     def pending_count(self, requested_by: str) -> int:
