@@ -84,34 +84,19 @@ class CategoryMetadata(BaseModel):
         cls, category: Category, state: CategoryState | None, total_models: int, started_at: float, backend: str
     ) -> CategoryMetadata:
         """A category's metadata; a category never written reports the service's start as its times."""
-        if state is None:
-            started = int(started_at)
-            return cls(
-                category=category,
-                last_updated=started,
-                last_operation_type=None,
-                last_operation_model=None,
-                total_creates=0,
-                total_updates=0,
-                total_deletes=0,
-                total_models=total_models,
-                initialization_time=started,
-                last_successful_operation=started,
-                error_count=0,
-                backend_type=backend,
-            )
+        known = state or CategoryState(version=0, last_updated=started_at, initialized_at=started_at, count=0)
         return cls(
             category=category,
-            last_updated=int(state.last_updated),
-            last_operation_type=Operation(state.last_operation_type) if state.last_operation_type else None,
-            last_operation_model=state.last_operation_model,
-            total_creates=state.total_creates,
-            total_updates=state.total_updates,
-            total_deletes=state.total_deletes,
+            last_updated=int(known.last_updated),
+            last_operation_type=Operation(known.last_operation_type) if known.last_operation_type else None,
+            last_operation_model=known.last_operation_model,
+            total_creates=known.total_creates,
+            total_updates=known.total_updates,
+            total_deletes=known.total_deletes,
             total_models=total_models,
-            initialization_time=int(state.initialized_at),
-            last_successful_operation=int(state.last_updated),
-            error_count=state.error_count,
+            initialization_time=int(known.initialized_at),
+            last_successful_operation=int(known.last_updated),
+            error_count=known.error_count,
             backend_type=backend,
         )
 
