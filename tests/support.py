@@ -16,6 +16,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import sqlalchemy as sa
@@ -330,3 +331,23 @@ async def running(app: ModelRefApp) -> AsyncIterator[httpx.AsyncClient]:
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://modelref.test") as client,
     ):
         yield client
+
+
+# -- the contract runs (schemathesis) ------------------------------------------------------------------------
+
+GUARD_CODES = frozenset({"not_served", "not_writable"})
+"""X-Error-Code of a 503 that says the deployment does not serve the operation (API.md §1.5 guards)."""
+
+
+def no_server_error_but_guards(ctx: object, response: Any, case: Any) -> None:
+    """A schemathesis check: no 5xx, except the 503 with which a deployment refuses an operation it does not
+    serve by design (the non-canonical API's writes, queue and metadata; a REPLICA's writes)."""
+    if response.status_code < 500:
+        return
+    codes = response.headers.get("x-error-code") or []
+    code = codes[0] if isinstance(codes, list) and codes else codes
+    if response.status_code == 503 and code in GUARD_CODES:
+        return
+    raise AssertionError(
+        f"{case.operation.label} answered {response.status_code} ({code or 'no error code'}): {response.text[:300]}"
+    )

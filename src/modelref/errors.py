@@ -93,7 +93,15 @@ class Forbidden(ModelRefError):
     code = "forbidden"
 
 
-class NotWritable(ModelRefError):
+class NotServed(ModelRefError):
+    """This deployment does not serve the operation (its mode or canonical format says so)."""
+
+    code = "not_served"
+
+
+class NotWritable(NotServed):
+    """This deployment does not accept this write (a REPLICA, or the non-canonical API)."""
+
     code = "not_writable"
 
 

@@ -5,7 +5,7 @@ import pytest
 from modelref.domain.categories import CATEGORY_INFO, Category
 from modelref.domain.deployment import Deployment, ReplicateMode
 from modelref.domain.formats import Format
-from modelref.errors import NotWritable, Unavailable
+from modelref.errors import NotServed, NotWritable
 
 PRIMARY, REPLICA = ReplicateMode.PRIMARY, ReplicateMode.REPLICA
 V2, LEGACY = Format.V2, Format.LEGACY
@@ -111,7 +111,7 @@ def test_primary_serves_the_queue_under_its_canonical_prefix(canonical: Format) 
 
 @pytest.mark.parametrize(("canonical", "api"), [(V2, LEGACY), (LEGACY, V2)], ids=["v2-canonical", "legacy-canonical"])
 def test_the_other_prefix_does_not_serve_the_queue(canonical: Format, api: Format) -> None:
-    with pytest.raises(NotWritable) as error:
+    with pytest.raises(NotServed) as error:
         Deployment(PRIMARY, canonical).require_queue(api)
     assert error.value.detail == (
         "The pending queue is served under the canonical format's prefix; this deployment's canonical "
@@ -137,19 +137,18 @@ def test_primary_serves_metadata_under_its_canonical_api(canonical: Format) -> N
 
 @pytest.mark.parametrize(("canonical", "api"), [(V2, LEGACY), (LEGACY, V2)], ids=["v2-canonical", "legacy-canonical"])
 def test_metadata_under_the_other_api_is_unavailable(canonical: Format, api: Format) -> None:
-    with pytest.raises(Unavailable) as error:
+    with pytest.raises(NotServed) as error:
         Deployment(PRIMARY, canonical).require_metadata(api)
     assert error.value.detail == (
         f"This endpoint is only available when canonical_format='{api.value}'. "
         f"Current setting: canonical_format='{canonical.value}'"
     )
-    assert error.value.retry_after is None
 
 
 @BOTH_FORMATS
 @pytest.mark.parametrize("api", [V2, LEGACY], ids=str)
 def test_replica_has_no_metadata_whatever_the_api(canonical: Format, api: Format) -> None:
-    with pytest.raises(Unavailable) as error:
+    with pytest.raises(NotServed) as error:
         Deployment(REPLICA, canonical).require_metadata(api)
     assert error.value.detail == G_META
-    assert error.value.code == "unavailable"
+    assert error.value.code == "not_served"

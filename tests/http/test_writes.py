@@ -441,3 +441,25 @@ async def test_implausible_keys_are_refused_without_asking_the_horde(
         assert response.status_code == 401
     assert horde.calls == before
     assert (await writer.get("/api/heartbeat")).json()["ai_horde"]["consecutive_failures"] == 0
+
+
+async def test_apply_without_change_ids_is_a_422_not_a_crash(writer: httpx.AsyncClient) -> None:
+    json_null = {**APPROVER, "content-type": "application/json"}
+    for response in (
+        await writer.post(f"{QUEUE}/apply", headers=APPROVER),
+        await writer.post(f"{QUEUE}/apply", params={"job_id": "j"}, headers=APPROVER),
+        await writer.post(f"{QUEUE}/apply", content=b"null", headers=json_null),
+    ):
+        assert response.status_code == 422, response.text
+        assert response.json()["detail"][0]["loc"][:2] == ["query", "change_ids"]
+
+
+async def test_a_failed_apply_answers_its_outcome_and_the_error_envelope(writer: httpx.AsyncClient) -> None:
+    response = await writer.post(
+        f"{QUEUE}/apply", params={"change_ids": 99999, "allow_mixed_batch": "true"}, headers=APPROVER
+    )
+    assert response.status_code == 404
+    body = response.json()
+    assert body["detail"] == body["failed_error"] == "Change 99999 not found."
+    assert (body["failed_change_id"], body["applied"]) == (99999, [])
+    assert response.headers["x-error-code"] == "not_found"

@@ -19,7 +19,15 @@ from modelref.domain.queue import (
     ApplyPendingChangesResponse,
     PendingBatchRequest,
 )
-from modelref.errors import IncompleteApply, InvalidPayload, InvalidTransition, NotFound, NotWritable, Unauthorized
+from modelref.errors import (
+    IncompleteApply,
+    InvalidPayload,
+    InvalidTransition,
+    NotFound,
+    NotServed,
+    NotWritable,
+    Unauthorized,
+)
 from modelref.services.apply import Applier
 from modelref.services.auth import Authorizer, Role
 from modelref.services.proposals import Proposal, Proposals
@@ -477,7 +485,7 @@ def test_applying_on_the_wrong_prefix_or_a_replica_is_refused_before_the_caller(
 ) -> None:
     queue(seeded, change(1, model_name="A", status=APPROVED, batch_id=1))
     caller = RefusingCaller(Format.LEGACY)
-    with pytest.raises(NotWritable, match="canonical format"):
+    with pytest.raises(NotServed, match="canonical format"):
         applier(seeded, refresher).apply_one(caller, 1, job())
     replica = applier(seeded, refresher, Deployment(mode=ReplicateMode.REPLICA))
     with pytest.raises(NotWritable, match="REPLICA"):

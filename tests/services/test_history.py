@@ -12,7 +12,7 @@ from modelref.domain.changes import NetChangeType
 from modelref.domain.deployment import Deployment, ReplicateMode
 from modelref.domain.formats import Format
 from modelref.domain.queue import ApplyPendingChangeRequest, PendingBatchRequest
-from modelref.errors import NotFound, NotWritable, Unauthorized
+from modelref.errors import NotFound, NotServed, Unauthorized
 from modelref.services.apply import Applier
 from modelref.services.auth import Authorizer, Role
 from modelref.services.history import History
@@ -191,9 +191,9 @@ def test_unknown_batches_and_other_domains(worked: Store) -> None:
 
 def test_history_is_refused_on_the_wrong_prefix_a_replica_or_a_bad_key(worked: Store) -> None:
     caller = RefusingCaller(Format.LEGACY)
-    with pytest.raises(NotWritable):
+    with pytest.raises(NotServed):
         history(worked).current(caller, None)
-    with pytest.raises(NotWritable, match="Pending queue is disabled or unsupported"):
+    with pytest.raises(NotServed, match="Pending queue is disabled or unsupported"):
         history(worked, Deployment(mode=ReplicateMode.REPLICA)).batches(RefusingCaller(), None, None, 10)
     assert caller.asked == []
     with horde_auth() as auth:

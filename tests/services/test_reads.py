@@ -12,7 +12,7 @@ from modelref.domain.categories import Category
 from modelref.domain.deployment import Deployment, ReplicateMode
 from modelref.domain.formats import Format
 from modelref.domain.query import SearchQuery
-from modelref.errors import NotFound, Unavailable
+from modelref.errors import NotFound, NotServed
 from modelref.services.catalog import Catalog
 from modelref.services.reads import Reads
 from modelref.storage.store import Store
@@ -217,16 +217,16 @@ def test_metadata_of_a_category(small: Store) -> None:
 
 def test_metadata_is_served_under_the_canonical_api_of_a_primary_only(small: Store) -> None:
     replica = reads(small, Deployment(mode=ReplicateMode.REPLICA))
-    with pytest.raises(Unavailable, match="not supported in REPLICA mode"):
+    with pytest.raises(NotServed, match="not supported in REPLICA mode"):
         replica.metadata(Format.V2, IMAGE)
-    with pytest.raises(Unavailable, match="REPLICA"):
+    with pytest.raises(NotServed, match="REPLICA"):
         replica.last_updated(Format.V2)
-    with pytest.raises(Unavailable, match="canonical_format='legacy'"):
+    with pytest.raises(NotServed, match="canonical_format='legacy'"):
         reads(small).metadata(Format.LEGACY, IMAGE)
     legacy = reads(small, Deployment(canonical_format=Format.LEGACY))
-    with pytest.raises(Unavailable, match="only available when canonical_format='v2'"):
+    with pytest.raises(NotServed, match="only available when canonical_format='v2'"):
         legacy.all_metadata(Format.V2)
-    with pytest.raises(Unavailable):
+    with pytest.raises(NotServed):
         legacy.category_last_updated(Format.V2, IMAGE)
     assert legacy.metadata(Format.LEGACY, IMAGE).total_models == 3
     # Plain reads need no guard: a REPLICA serves them.

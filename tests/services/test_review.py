@@ -22,7 +22,7 @@ from modelref.domain.queue import (
     PurgePendingChangesResponse,
 )
 from modelref.domain.records import ClipModelRecord, ImageGenerationModelRecord
-from modelref.errors import InvalidTransition, NotFound, NotWritable, Unauthorized
+from modelref.errors import InvalidTransition, NotFound, NotServed, NotWritable, Unauthorized
 from modelref.services.auth import Authorizer, Role
 from modelref.services.proposals import Proposal, Proposals
 from modelref.services.review import Review
@@ -300,15 +300,15 @@ def test_deciding_a_change_that_is_not_pending_saves_nothing(store: Store) -> No
 def test_review_on_the_wrong_prefix_or_a_replica_is_refused_before_the_caller(mixed_queue: Store) -> None:
     caller = RefusingCaller(Format.LEGACY)
     service = review(mixed_queue)
-    with pytest.raises(NotWritable, match="canonical format is 'v2', not the /v1 one"):
+    with pytest.raises(NotServed, match="canonical format is 'v2', not the /v1 one"):
         service.changes(caller, ChangeFilter(), 0, 10)
-    with pytest.raises(NotWritable):
+    with pytest.raises(NotServed):
         service.decide(caller, PendingBatchRequest(batch_title="t", approved_ids=[1]))
     replica = review(mixed_queue, Deployment(mode=ReplicateMode.REPLICA))
     with pytest.raises(NotWritable, match="REPLICA"):
         replica.my_changes(RefusingCaller(), ChangeFilter(), 0, 10)
     legacy = review(mixed_queue, Deployment(canonical_format=Format.LEGACY))
-    with pytest.raises(NotWritable, match="not the /v2 one"):
+    with pytest.raises(NotServed, match="not the /v2 one"):
         legacy.proposals(RefusingCaller(), IMAGE)
     assert caller.asked == []
     assert ids(legacy.changes(approver(api=Format.LEGACY), ChangeFilter(batch_id=2), 0, 10)) == [6]

@@ -10,7 +10,7 @@ from enum import StrEnum
 
 from modelref.domain.categories import CATEGORY_INFO, Category
 from modelref.domain.formats import Format
-from modelref.errors import NotWritable, Unavailable
+from modelref.errors import NotServed, NotWritable
 
 REPLICA_WRITES = (
     "This instance is in REPLICA mode and does not support write operations. Only PRIMARY instances can modify data."
@@ -60,9 +60,9 @@ class Deployment:
         """G-QWRITE / G-QUEUE: the queue lives on a PRIMARY, under the canonical format's prefix only
         (decision 5). *changing* False for the reads that only need the queue to exist."""
         if not self.writable:
-            raise NotWritable(REPLICA_QUEUE if changing else NO_QUEUE)
+            raise NotWritable(REPLICA_QUEUE) if changing else NotServed(NO_QUEUE)
         if api is not self.canonical_format:
-            raise NotWritable(
+            raise NotServed(
                 "The pending queue is served under the canonical format's prefix; this deployment's canonical "
                 f"format is '{self.canonical_format.value}', not the /{api.api_prefix} one."
             )
@@ -70,9 +70,9 @@ class Deployment:
     def require_metadata(self, api: Format) -> None:
         """G-META: metadata is tracked on a PRIMARY and served under its canonical API only (decision 6)."""
         if not self.writable:
-            raise Unavailable("Metadata tracking is not supported in REPLICA mode")
+            raise NotServed("Metadata tracking is not supported in REPLICA mode")
         if api is not self.canonical_format:
-            raise Unavailable(
+            raise NotServed(
                 f"This endpoint is only available when canonical_format='{api.value}'. "
                 f"Current setting: canonical_format='{self.canonical_format.value}'"
             )

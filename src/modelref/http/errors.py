@@ -37,6 +37,7 @@ STATUS: dict[type[errors.ModelRefError], int] = {
     errors.QuotaExceeded: 400,
     errors.Unauthorized: 401,
     errors.Forbidden: 403,
+    errors.NotServed: 503,
     errors.NotWritable: 503,
     errors.Unavailable: 503,
     errors.ExportFailed: 500,
@@ -110,7 +111,8 @@ async def _domain_error(_request: Request, error: Exception) -> JSONResponse:
         outcome = (
             error.outcome.model_dump(mode="json", exclude_none=True) if isinstance(error.outcome, BaseModel) else {}
         )
-        return _answer(error.cause, status_of(error), outcome)
+        # The whole outcome, and the failure's message as every error answer carries it.
+        return _answer(error.cause, status_of(error), {"detail": error.detail, **outcome})
     return _answer(error, status_of(error), {"detail": error.detail})
 
 

@@ -10,7 +10,8 @@ from enum import Enum
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Path, Query
-from pydantic import Field
+from fastapi.exceptions import RequestValidationError
+from pydantic import Field, ValidationError
 
 from modelref.domain.audit import ChangeStatus
 from modelref.domain.audit_views import (
@@ -56,6 +57,15 @@ APPLIED: dict[str, Any] = {"response_model_exclude_none": True}
 def _operation_id(name: str, path: str, method: str, prefix: str) -> str:
     """The operation ids clients generated from the existing service use (FastAPI's default spelling)."""
     return re.sub(r"\W", "_", f"{name}/model_references/{prefix}/pending_queue{path}") + f"_{method}"
+
+
+def _from_query(change_ids: list[int], job_id: str | None, allow_mixed_batch: bool) -> ApplyPendingChangesRequest:
+    """The apply request given as query parameters (decision 8), validated as the JSON body would be."""
+    try:
+        return ApplyPendingChangesRequest(change_ids=change_ids, job_id=job_id, allow_mixed_batch=allow_mixed_batch)
+    except ValidationError as error:
+        problems = [{**e, "loc": ("query", *e["loc"])} for e in error.errors(include_url=False)]
+        raise RequestValidationError(problems) from None
 
 
 def queue_router(api: Format) -> APIRouter:
@@ -149,9 +159,7 @@ def queue_router(api: Format) -> APIRouter:
     ) -> ApplyPendingChangesResponse:
         """Apply several approved changes in order, stopping at the first failure (JSON body or query)."""
         if request is None:
-            request = ApplyPendingChangesRequest(
-                change_ids=change_ids, job_id=job_id, allow_mixed_batch=allow_mixed_batch
-            )
+            request = _from_query(change_ids, job_id, allow_mixed_batch)
         return services.applier.apply_many(caller, request)
 
     @router.post(
