@@ -217,6 +217,8 @@ def run(args: argparse.Namespace) -> None:
             "HORDE_MODEL_REFERENCE_SEED_SOURCE": str(REFERENCE_DATA),
             "HORDE_MODEL_REFERENCE_PENDING_QUEUE__REQUESTOR_IDS": "1001",
             "HORDE_MODEL_REFERENCE_PENDING_QUEUE__APPROVER_IDS": "2002",
+            # one requestor proposes them all (older versions ignore the setting)
+            "HORDE_MODEL_REFERENCE_PENDING_QUEUE__MAX_PENDING_PER_REQUESTOR": str(max(args.changes, 500)),
         }
         where = modelref_location(env)
         port = free_port()

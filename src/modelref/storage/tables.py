@@ -76,6 +76,7 @@ pending_changes = sa.Table(
 sa.Index("ix_pending_changes_status", pending_changes.c.status)
 sa.Index("ix_pending_changes_batch", pending_changes.c.batch_id)
 sa.Index("ix_pending_changes_requested_by", pending_changes.c.requested_by, pending_changes.c.status)
+sa.Index("ix_pending_changes_name_folded", pending_changes.c.name_folded, pending_changes.c.change_id)
 
 queue_counters = sa.Table(
     "queue_counters",
