@@ -137,9 +137,11 @@ def test_a_plain_text_name_without_organisation_is_accepted() -> None:
 
 
 @pytest.mark.parametrize("name", ["aphrodite/Org/Model-7B", "koboldcpp/Model-7B"])
-def test_a_backend_prefixed_text_name_is_an_invalid_name(name: str) -> None:
+def test_a_backend_prefix_is_left_to_the_name_rules_that_come_after_the_key(name: str) -> None:
+    """API.md §9: the prefix (400) is checked after the key and the guards, not with the body (422)."""
+    assert validate_write(TEXT, text_record(name)).name == name
     with pytest.raises(InvalidName, match="contains a backend prefix .* generated automatically"):
-        validate_write(TEXT, text_record(name))
+        check_text_name(name)
 
 
 @pytest.mark.parametrize("name", ["a/b/c", "https://example.org"])
@@ -205,9 +207,11 @@ def test_legacy_write_of_a_value_too_big_to_store() -> None:
         validate_legacy_write(IMAGE, _legacy_image(size_on_disk_bytes=2**70))
 
 
-def test_legacy_text_write_with_a_backend_prefix_is_an_invalid_name() -> None:
+def test_legacy_text_body_with_a_backend_prefix_is_left_to_the_name_rules() -> None:
+    name, _ = validate_legacy_write(TEXT, {"name": "koboldcpp/Model-7B", "parameters": 7_000_000_000})
+    assert name == "koboldcpp/Model-7B"
     with pytest.raises(InvalidName, match="backend prefix"):
-        validate_legacy_write(TEXT, {"name": "koboldcpp/Model-7B", "parameters": 7_000_000_000})
+        check_text_name(name)
 
 
 def test_legacy_text_write_with_a_bad_setting() -> None:

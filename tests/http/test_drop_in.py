@@ -195,12 +195,13 @@ SAMPLES = {
         "controlnet/model/control_qr_sdxl",
     ],
     "/model_references/v2/{category}": ["image_generation", "text_generation", "blip"],
+    "/model_references/v1/text_generation": ["", "?include_group=true", "?include_group=false"],
     "/model_references/v1/{category}": [
         "stable_diffusion",
         "db.json",
         "clip.json",
         "lora",
-        "text_generation?include_group=true",
+        "db.json?include_group=true",  # only the text route groups; the category read answers db.json
     ],
 }
 HEADER_SETS = [{"accept-encoding": "identity"}, {"accept-encoding": "gzip"}, {"accept-encoding": "br"}]

@@ -463,3 +463,15 @@ async def test_a_failed_apply_answers_its_outcome_and_the_error_envelope(writer:
     assert body["detail"] == body["failed_error"] == "Change 99999 not found."
     assert (body["failed_change_id"], body["applied"]) == (99999, [])
     assert response.headers["x-error-code"] == "not_found"
+
+
+async def test_a_backend_prefix_is_checked_after_the_key_and_the_deployment(
+    writer: httpx.AsyncClient, legacy_writer: httpx.AsyncClient
+) -> None:
+    body = text_record("koboldcpp/Shiny-7B")
+    assert (await writer.post(f"{V2}/text_generation", json=body, headers=STRANGER)).status_code == 401
+    assert (await writer.post(f"{V2}/text_generation", json=body, headers={"apikey": "nobody"})).status_code == 401
+    assert (await legacy_writer.post(f"{V2}/text_generation", json=body, headers=REQUESTOR)).status_code == 503
+    refused = await writer.post(f"{V2}/text_generation", json=body, headers=REQUESTOR)
+    assert refused.status_code == 400
+    assert "backend prefix" in refused.json()["detail"]

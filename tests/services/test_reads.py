@@ -122,9 +122,16 @@ def test_v1_category_answers_lora_and_ti_with_an_empty_object(small: Store) -> N
         service.v1_category(Category.BLIP)
 
 
+def _text(service: Reads[Plain], include_group: bool) -> Plain:
+    body = service.v1_text(include_group)
+    assert body is not None
+    return body.payload
+
+
 def test_v1_text_lists_each_model_with_its_backend_variants(small: Store) -> None:
     service = reads(small)
-    plain = loads(service.v1_text(include_group=False).payload)
+    assert service.v1_text(include_group=True, build=False) is None  # nothing built on the event loop
+    plain = loads(_text(service, False))
     assert list(plain) == [
         "Org/Alpha-7B",
         "aphrodite/Org/Alpha-7B",
@@ -134,11 +141,12 @@ def test_v1_text_lists_each_model_with_its_backend_variants(small: Store) -> Non
         "koboldcpp/Other-13B",
     ]
     assert "text_model_group_summary" not in plain["Org/Alpha-7B"]
-    grouped = loads(service.v1_text(include_group=True).payload)
+    grouped = loads(_text(service, True))
     assert list(grouped) == list(plain)
     assert grouped["koboldcpp/Alpha-7B"]["text_model_group"] == "Alpha"
     assert grouped["Org/Alpha-7B"]["text_model_group_summary"]["member_count"] == 3
-    assert service.v1_text(include_group=True).payload is service.v1_text(include_group=True).payload  # built once
+    assert _text(service, True) is _text(service, True)  # built once
+    assert service.v1_text(include_group=True, build=False) is not None
 
 
 def test_v1_text_without_text_models_is_not_found(store: Store) -> None:

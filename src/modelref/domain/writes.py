@@ -18,7 +18,7 @@ from modelref.domain.records import (
     storable,
 )
 from modelref.domain.textnames import base_name
-from modelref.domain.vocab import BASELINE_ALIASES, backend_of, known_value_problems
+from modelref.domain.vocab import BASELINE_ALIASES, backend_of, known_value_problems, strip_backend
 from modelref.errors import InvalidBody, InvalidName, InvalidRecord
 
 SHOWN = 80
@@ -27,8 +27,9 @@ SHOWN = 80
 def validate_write(category: Category, body: Any) -> RecordBase:
     """Validate a proposed v2 record as *category*'s type and normalize it for storage.
 
-    Raises InvalidBody (→ 422 with field locations) for shape and known-value errors, and InvalidName
-    (→ 400) for a backend-prefixed text name.
+    Raises InvalidBody (→ 422 with field locations) for shape and known-value errors. The name rules that
+    come after the key check in the contract's order (``check_name``, ``check_text_name``) are the
+    caller's to apply.
     """
     try:
         return _validated(category, body)
@@ -59,8 +60,7 @@ def _validated(category: Category, body: Any) -> RecordBase:
         record.trigger = record.trigger or []
     problems = [p for p in known_value_problems(record) if p.severity == "error"]
     if isinstance(record, TextGenerationModelRecord):
-        check_text_name(record.name)
-        if "://" in record.name or record.name.count("/") > 1:
+        if not backend_of(record.name) and ("://" in record.name or record.name.count("/") > 1):
             raise _error(
                 "value_error", "Value error, a text model name is 'Org/Model' or 'Model'", ("name",), record.name
             )
@@ -85,10 +85,9 @@ def validate_legacy_write(category: Category, body: Any) -> tuple[str, dict[str,
         raise InvalidRecord("Field 'name' is required and must be a string")
     payload = {k: v for k, v in body.items() if v is not None}
     name = payload["name"]
-    if category is Category.TEXT_GENERATION:
-        check_text_name(name)
     try:
-        record, _ = from_legacy(category, name, payload)
+        # A backend-prefixed text name is refused by the name rules that come later (400): convert the base.
+        record, _ = from_legacy(category, strip_backend(name), payload)
     except ValidationError as error:
         raise InvalidRecord(f"record {name[:SHOWN]!r}: {error.errors()[0]['msg']}") from None
     errors = [p for p in known_value_problems(record) if p.severity == "error"]

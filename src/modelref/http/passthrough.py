@@ -41,14 +41,27 @@ def v2_search(reads: Reads[Blob], category: Category | None, params: CrossSearch
     return Body(Blob(answer.body, answer.etag), None)
 
 
-def v1_category(reads: Reads[Blob], name: str, include_group: bool = False) -> Body[Blob]:
+def v1_category(reads: Reads[Blob], name: str) -> Body[Blob]:
     category = legacy_category(name)
     if category is Category.TEXT_GENERATION:
-        return reads.v1_text(include_group)
+        return v1_text(reads, include_group=False)
     return reads.v1_category(category)
 
 
-class V1Params(BaseModel):
+def v1_text(reads: Reads[Blob], include_group: bool, *, build: bool = True) -> Body[Blob]:
+    """db.json, with group summaries when asked. *build* False (the fast path, on the event loop) raises
+    NotBuilt instead of building the summaries: the route, in the thread pool, builds them once."""
+    body = reads.v1_text(include_group, build=build)
+    if body is None:
+        raise NotBuilt("the group summaries are built by the route, off the event loop")
+    return body
+
+
+class NotBuilt(Exception):
+    """A body the fast path leaves to the route to build."""
+
+
+class V1TextParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     include_group: bool = False
@@ -83,10 +96,11 @@ TABLE: tuple[Read, ...] = (
     ),
     Read(f"{V2}/{{category}}", lambda reads, p, _: v2_category(reads, p["category"])),
     Read(
-        f"{V1}/{{category}}",
-        lambda reads, p, q: v1_category(reads, p["category"], V1Params.model_validate(q).include_group),
+        f"{V1}/text_generation",
+        lambda reads, _, q: v1_text(reads, V1TextParams.model_validate(q).include_group, build=False),
         True,
     ),
+    Read(f"{V1}/{{category}}", lambda reads, p, _: v1_category(reads, p["category"])),
 )
 
 

@@ -40,7 +40,7 @@ def text_generation(request: Request, reads: ReadsDep, include_group: bool = Fal
 
     A plain function: building the group summaries the first time runs in the threadpool.
     """
-    return passthrough.respond(request, passthrough.v1_category(reads, Category.TEXT_GENERATION.value, include_group))
+    return passthrough.respond(request, passthrough.v1_text(reads, include_group))
 
 
 @router.get("/{model_category_name}", operation_id="read_legacy_reference", response_model=dict[str, dict[str, object]])

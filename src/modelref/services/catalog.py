@@ -62,9 +62,12 @@ class Snapshot(Generic[B]):
     def last_updated(self) -> float | None:
         return self.state.last_updated if self.state else None
 
-    def v1_with_groups(self) -> B:
-        """The legacy text document with group summaries, built on first use (off the event loop)."""
+    def v1_with_groups(self, *, build: bool = True) -> B | None:
+        """The legacy text document with group summaries, built on first use (a route in the thread pool
+        builds it; *build* False only returns it when it exists, for callers on the event loop)."""
         assert self.v1 is not None
+        if self._v1_groups is not None or not build:
+            return self._v1_groups
         with self._lock:
             if self._v1_groups is None:
                 self._v1_groups = self.encode(orjson.dumps(with_group_info(orjson.loads(self.v1.body))))

@@ -65,7 +65,8 @@ class Proposals:
         return self._v2_write(proposal, caller)
 
     def _v2_write(self, proposal: Proposal, caller: Caller) -> PendingChangeRecord:
-        """422 body → 400 path/body name → key and role → 503 guards → name rules → 404/409 → queued."""
+        """422 body → 400 path/body name → key and role → 503 guards → name rules (422, text backend prefix
+        400) → 404/409 → queued."""
         category = proposal.category
         record = validate_write(category, proposal.body)
         if proposal.path_name is not None and record.name != proposal.path_name:
@@ -73,6 +74,8 @@ class Proposals:
         user = caller.user()
         self.deployment.require_writes(Format.V2, category)
         check_name(record.name)
+        if category is Category.TEXT_GENERATION:
+            check_text_name(record.name)
         stored = self._current(category, record.name)
         payload = _checked(category, proposal.operation, record.name, stored, record.to_document())
         return self._enqueue(user, proposal, record.name, payload, {"route": proposal.route})

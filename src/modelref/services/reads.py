@@ -86,11 +86,15 @@ class Reads(Generic[B]):
             raise NotFound(f"Model category '{category.value}' not found or is empty")
         return Body(snapshot.v1, snapshot.last_updated)
 
-    def v1_text(self, include_group: bool) -> Body[B]:
+    def v1_text(self, include_group: bool, *, build: bool = True) -> Body[B] | None:
+        """The db.json document, with group summaries when asked (None: not built yet and *build* False)."""
         snapshot = self.catalog.get(Category.TEXT_GENERATION)
         if snapshot.v1 is None or not snapshot.hits:
             raise NotFound("Text generation models not found or empty")
-        return Body(snapshot.v1_with_groups() if include_group else snapshot.v1, snapshot.last_updated)
+        if not include_group:
+            return Body(snapshot.v1, snapshot.last_updated)
+        grouped = snapshot.v1_with_groups(build=build)
+        return None if grouped is None else Body(grouped, snapshot.last_updated)
 
     def search(self, category: Category | None, query: SearchQuery) -> SearchAnswer:
         """The SearchResponse for one category (or all when *category* is None)."""
