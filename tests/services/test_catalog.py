@@ -20,6 +20,11 @@ class Plain:
     body: bytes
 
 
+def _clip_files(*names: str) -> dict[str, bytes]:
+    records = {n: {"name": n, "type": "clip", "config": {"files": [], "download": []}} for n in names}
+    return {"clip.json": json.dumps(records).encode()}
+
+
 def _image_files(*names: str, description: str = "A test model") -> dict[str, bytes]:
     return {"stable_diffusion.json": json.dumps({n: image_record(n, description=description) for n in names}).encode()}
 
@@ -99,6 +104,24 @@ def test_a_write_burst_holds_the_background_refresh_and_catches_up_after(store: 
             assert json.loads(catalog.get(Category.IMAGE_GENERATION).records["A"].body)["description"] == (
                 "A test model"
             )
+        for _ in range(500):  # the next round of the background thread catches up
+            if json.loads(catalog.get(Category.IMAGE_GENERATION).records["A"].body)["description"] == "while held":
+                break
+            threading.Event().wait(0.01)
         assert json.loads(catalog.get(Category.IMAGE_GENERATION).records["A"].body)["description"] == "while held"
     finally:
         catalog.stop()
+
+
+def test_a_category_that_cannot_be_rebuilt_keeps_its_last_good_snapshot(store: Store) -> None:
+    import_bundle(store, read_bundle({**_image_files("A"), **_clip_files("C")}))
+    catalog = Catalog(store, Plain)
+    catalog.refresh()
+    good = catalog.get(Category.IMAGE_GENERATION)
+    with store.write() as tx:  # a document this version cannot read (e.g. written by another version)
+        tx.records.put(Category.IMAGE_GENERATION, "B", {"name": "B", "nsfw": "not a flag"})
+        tx.records.touch(Category.IMAGE_GENERATION)
+    import_bundle(store, read_bundle(_clip_files("C", "D")))
+    assert catalog.refresh() == [Category.CLIP]  # the others move on
+    assert catalog.get(Category.IMAGE_GENERATION) is good
+    assert [h.key for h in catalog.get(Category.CLIP).hits] == ["C", "D"]

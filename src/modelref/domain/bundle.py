@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from modelref.domain.categories import CATEGORY_INFO, IMAGE_REPO_CATEGORIES, Category
+from modelref.domain.inputs import shown
 from modelref.domain.legacy import describe_validation_error, legacy_to_v2
 from modelref.domain.legacy_text import csv_to_v2, db_json_to_v2
 from modelref.domain.records import RecordBase, parse_record, storable
@@ -155,7 +156,7 @@ def read_bundle(files: Mapping[str, bytes]) -> Bundle:
                 check_name(key)
                 storable(record)
             except InvalidRecord as error:
-                raise InvalidRecord(f"{file_name}: key {key[:80]!r}: {error.detail}") from None
+                raise InvalidRecord(f"{file_name}: key {shown(key)!r}: {error.detail}") from None
             except ValueError as error:
                 raise InvalidRecord(f"{file_name}: record {key!r}: {error}") from None
             for problem in known_value_problems(record):

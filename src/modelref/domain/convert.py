@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from modelref.domain.categories import CATEGORY_INFO, Category
+from modelref.domain.inputs import shown
 from modelref.domain.legacy import legacy_to_v2, v2_to_legacy
 from modelref.domain.legacy_text import db_entries, db_json_to_v2
 from modelref.domain.records import RecordBase, TextGenerationModelRecord, parse_record
@@ -40,7 +41,7 @@ def _text_to_legacy(_category: Category, _key: str, record: RecordBase) -> Legac
 def _text_from_legacy(_category: Category, key: str, legacy: Any) -> tuple[RecordBase, list[str]]:
     records, warnings = db_json_to_v2({key: legacy})
     if not records:
-        raise InvalidRecord(f"record {key[:80]!r} is not a base text model")
+        raise InvalidRecord(f"record {shown(key)!r} is not a base text model")
     return records[0], warnings
 
 

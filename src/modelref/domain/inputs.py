@@ -10,6 +10,14 @@ from typing import Annotated
 
 from pydantic import AfterValidator, StringConstraints
 
+SHOWN = 80
+"""The longest part of a caller's input an answer quotes back."""
+
+
+def shown(text: str) -> str:
+    """*text* as an error message quotes it: never more than a short prefix."""
+    return text if len(text) <= SHOWN else text[:SHOWN] + "…"
+
 
 def _no_nul(value: str) -> str:
     if "\x00" in value:

@@ -9,6 +9,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from modelref.domain.categories import Category
 from modelref.domain.convert import from_legacy
+from modelref.domain.inputs import shown
 from modelref.domain.records import (
     MAX_NAME_LENGTH,
     ImageGenerationModelRecord,
@@ -20,8 +21,6 @@ from modelref.domain.records import (
 from modelref.domain.textnames import base_name
 from modelref.domain.vocab import BASELINE_ALIASES, backend_of, known_value_problems, strip_backend
 from modelref.errors import InvalidBody, InvalidName, InvalidRecord
-
-SHOWN = 80
 
 
 def validate_write(category: Category, body: Any) -> RecordBase:
@@ -48,7 +47,7 @@ def _validated(category: Category, body: Any) -> RecordBase:
     if "record_type" in body and body["record_type"] != category.value:
         raise _error(
             "record_type",
-            f"record_type must be '{category.value}' for this path, got {str(body['record_type'])[:SHOWN]!r}",
+            f"record_type must be '{category.value}' for this path, got {shown(str(body['record_type']))!r}",
             ("record_type",),
             body["record_type"],
         )
@@ -89,7 +88,7 @@ def validate_legacy_write(category: Category, body: Any) -> tuple[str, dict[str,
         # A backend-prefixed text name is refused by the name rules that come later (400): convert the base.
         record, _ = from_legacy(category, strip_backend(name), payload)
     except ValidationError as error:
-        raise InvalidRecord(f"record {name[:SHOWN]!r}: {error.errors()[0]['msg']}") from None
+        raise InvalidRecord(f"record {shown(name)!r}: {error.errors()[0]['msg']}") from None
     errors = [p for p in known_value_problems(record) if p.severity == "error"]
     if errors:
         raise InvalidRecord(f"Field '{errors[0].field}': {errors[0].message}")
@@ -105,7 +104,7 @@ def check_name(name: str) -> None:
     if not name.strip():
         raise InvalidRecord("Model name must not be empty or whitespace-only.")
     if "\\" in name or "\x00" in name:
-        raise InvalidRecord(f"Model name must not contain invalid characters \\: '{name[:SHOWN]}'")
+        raise InvalidRecord(f"Model name must not contain invalid characters \\: '{shown(name)}'")
     if len(name) > MAX_NAME_LENGTH:
         raise InvalidRecord(f"Model name must be at most {MAX_NAME_LENGTH} characters")
 
@@ -115,7 +114,7 @@ def check_text_name(name: str, *, deleting: bool = False) -> None:
     if backend_of(name):
         what = "deleted" if deleting else "generated"
         raise InvalidName(
-            f"Model name '{name[:SHOWN]}' contains a backend prefix (aphrodite/, koboldcpp/). Submit only the base "
+            f"Model name '{shown(name)}' contains a backend prefix (aphrodite/, koboldcpp/). Submit only the base "
             f"model name — backend duplicates are {what} automatically."
         )
 

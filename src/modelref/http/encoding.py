@@ -23,14 +23,18 @@ JSON = b"application/json"
 _SUFFIX = {"br": "-br", "gzip": "-gz"}
 
 
-def _compress(body: bytes, encoding: str) -> bytes:
+def _compress(body: bytes, encoding: str, *, fast: bool = False) -> bytes:
     if encoding == "br":
-        return brotli.compress(body, quality=5)  # type: ignore[no-any-return]
-    return gzip.compress(body, compresslevel=6, mtime=0)
+        return brotli.compress(body, quality=1 if fast else 5)  # type: ignore[no-any-return]
+    return gzip.compress(body, compresslevel=1 if fast else 6, mtime=0)
 
 
 class Blob:
-    """A response body with its strong ETag and, for larger bodies, its compressed forms."""
+    """A response body with its strong ETag and, for larger bodies, its compressed forms.
+
+    A body made per request (a search answer) is compressed when a client asks, cheaply: that runs on the
+    event loop. Bodies that live in a snapshot are compressed well, once, when the snapshot is built.
+    """
 
     __slots__ = ("_encoded", "body", "etag")
 
@@ -40,10 +44,10 @@ class Blob:
         self._encoded = encoded if encoded is not None else {}
 
     def encoded(self, encoding: str) -> bytes:
-        """The body compressed with ``gzip`` or ``br`` (made now if it was not made in advance)."""
+        """The body compressed with ``gzip`` or ``br`` (made now, quickly, if it was not made in advance)."""
         data = self._encoded.get(encoding)
         if data is None:
-            data = self._encoded[encoding] = _compress(self.body, encoding)
+            data = self._encoded[encoding] = _compress(self.body, encoding, fast=True)
         return data
 
 

@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
 from modelref import errors
+from modelref.domain.inputs import shown
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +43,6 @@ STATUS: dict[type[errors.ModelRefError], int] = {
     errors.Unavailable: 503,
     errors.ExportFailed: 500,
 }
-ECHO = 80
-"""The longest prefix of a quoted string a 422 repeats."""
 MESSAGE = 300
 """The longest message a 422 item carries."""
 ITEMS = 10
@@ -68,7 +67,7 @@ def status_of(error: errors.ModelRefError) -> int:
 def bounded(value: Any, depth: int = 0) -> Any:
     """*value* with long strings cut, long lists and objects shortened, and deep nesting elided."""
     if isinstance(value, str):
-        return value if len(value) <= ECHO else value[:ECHO] + "…"
+        return shown(value)
     if isinstance(value, bytes):
         return bounded(value.decode("utf-8", "replace"), depth)
     if depth >= 3 and isinstance(value, Mapping | Sequence):

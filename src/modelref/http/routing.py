@@ -25,8 +25,8 @@ from fastapi.routing import APIRoute
 from starlette.convertors import PathConvertor, StringConvertor, register_url_convertor
 
 from modelref.domain.categories import Category, parse_category
+from modelref.domain.inputs import shown
 from modelref.errors import NotFound, UnknownCategory
-from modelref.services.reads import shown
 
 
 class _NameConvertor(PathConvertor):

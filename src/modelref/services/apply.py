@@ -9,6 +9,7 @@ refreshed once per request, for the categories it touched.
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -21,6 +22,7 @@ from modelref.domain.audit import ChangeStatus, EventSpec, Operation, delta
 from modelref.domain.categories import Category
 from modelref.domain.changes import PendingChangeRecord, User
 from modelref.domain.deployment import Deployment
+from modelref.domain.inputs import shown
 from modelref.domain.queue import (
     ApplyPendingChangeRequest,
     ApplyPendingChangesRequest,
@@ -41,6 +43,8 @@ from modelref.errors import (
 from modelref.services.auth import Caller
 from modelref.services.history import queue_event
 from modelref.storage.store import Store
+
+log = logging.getLogger(__name__)
 
 ERROR_TYPES: dict[type[ModelRefError], str] = {
     NotFound: "PendingChangeNotFoundError",
@@ -115,15 +119,16 @@ class Applier:
         return _outcome(self._run(user, approved, (job_id or "").strip() or None))
 
     def _check_one_batch(self, change_ids: Sequence[int]) -> None:
-        batches = []
         with self.store.read() as tx:
-            for change_id in change_ids:
-                change = tx.queue.get(change_id)
-                if change is None:
-                    raise NotFound(f"Change {change_id} not found")
-                if change.batch_id is None:
-                    raise InvalidTransition("Cannot apply changes that have not been approved in a batch")
-                batches.append(change.batch_id)
+            found = {summary.change_id: summary.batch_id for summary in tx.queue.summaries(change_ids)}
+        batches = []
+        for change_id in change_ids:
+            if change_id not in found:
+                raise NotFound(f"Change {change_id} not found")
+            batch_id = found[change_id]
+            if batch_id is None:
+                raise InvalidTransition("Cannot apply changes that have not been approved in a batch")
+            batches.append(batch_id)
         if len(set(batches)) > 1:
             raise InvalidTransition(
                 f"All changes must belong to the same batch. Found batch IDs: {sorted(set(batches))}"
@@ -154,7 +159,10 @@ class Applier:
                     run.split = self._split(user, batch_id, requested) or run.split
         finally:
             if touched:
-                self.on_applied(touched)
+                try:
+                    self.on_applied(touched)
+                except Exception:  # the changes are committed: the background refresh catches up
+                    log.exception("refreshing %s after an apply failed", ", ".join(sorted(touched)))
         return run
 
     def _apply(self, user: User, change_id: int, token: str) -> tuple[PendingChangeRecord, bool]:
@@ -173,7 +181,7 @@ class Applier:
             stored = tx.records.get(category, name)
             if change.operation is Operation.DELETE:
                 if stored is None:
-                    raise InvalidPayload(f"Change {change_id}: model '{name[:80]}' no longer exists")
+                    raise InvalidPayload(f"Change {change_id}: model '{shown(name)}' no longer exists")
                 tx.records.delete(category, name)
                 operation, payload = Operation.DELETE, {"before": stored}
             else:

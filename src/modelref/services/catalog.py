@@ -18,16 +18,23 @@ from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
 import orjson
+from pydantic import ValidationError
 
 from modelref.domain.categories import CATEGORY_INFO, Category
 from modelref.domain.groups import with_group_info
+from modelref.domain.inputs import shown
+from modelref.domain.legacy import describe_validation_error
 from modelref.domain.query import Hit, SearchIndex
 from modelref.domain.records import parse_record
 from modelref.domain.render import legacy_file
 from modelref.domain.statistics import CategoryStatistics, compute_statistics, group_text_documents
 from modelref.domain.stored import CategoryData, CategoryState
+from modelref.errors import InvalidRecord, ModelRefError
 
 log = logging.getLogger(__name__)
+
+MAX_BACKOFF = 10.0
+"""The longest wait between two tries while the source keeps failing (seconds)."""
 
 
 class Encoded(Protocol):
@@ -91,7 +98,11 @@ def build_snapshot(category: Category, data: CategoryData, encode: Callable[[byt
     bodies: dict[str, B] = {}
     parts: list[bytes] = []
     for item in data.records:
-        record = parse_record(category, item.document)
+        try:
+            record = parse_record(category, item.document)
+        except ValidationError as error:
+            where = f"{category.value}/{shown(item.name)!r}"
+            raise InvalidRecord(f"stored record {where} cannot be read: {describe_validation_error(error)}") from None
         hits.append(Hit.of(item.name, record, item.document))
         body = orjson.dumps(item.document)
         bodies[item.name] = encode(body)
@@ -134,8 +145,9 @@ class Catalog(Generic[B]):
         self.started_at = time.time()
         self._snapshots: Mapping[Category, Snapshot[B]] = {}
         self._refresh_lock = threading.Lock()
-        self._deferred = 0
-        self._missed = False
+        self._hold_lock = threading.Lock()
+        self._held = 0
+        self._failing: set[Category] = set()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -151,7 +163,11 @@ class Catalog(Generic[B]):
         return self._snapshots
 
     def refresh(self, only: set[Category] | None = None) -> list[Category]:
-        """Rebuild the categories whose version changed (or every one on the first call); return them."""
+        """Rebuild the categories whose version changed (or every one on the first call); return them.
+
+        A category that cannot be rebuilt keeps its last good snapshot (said once in the log) while the
+        others move on; on the first call, when there is none yet, the error is raised.
+        """
         with self._refresh_lock:
             versions = self.source.versions()
             current = dict(self._snapshots)
@@ -160,26 +176,37 @@ class Catalog(Generic[B]):
                 for c in Category
                 if (only is None or c in only) and (c not in current or current[c].version != versions.get(c, 0))
             ]
+            rebuilt = []
             for category in changed:
-                current[category] = build_snapshot(category, self.source.load(category), self.encode)
-            if changed:
+                try:
+                    current[category] = build_snapshot(category, self.source.load(category), self.encode)
+                except ModelRefError as error:
+                    if category not in current:
+                        raise
+                    if category not in self._failing:
+                        log.error("%s: serving the last good data: %s", category.value, error.detail)
+                        self._failing.add(category)
+                    continue
+                if category in self._failing:
+                    log.info("%s: reloaded again", category.value)
+                    self._failing.discard(category)
+                rebuilt.append(category)
+            if rebuilt:
                 self._snapshots = current  # one reference swap: readers see the old set or the new one
-            return changed
+            return rebuilt
 
     @contextlib.contextmanager
     def deferred(self) -> Iterator[None]:
-        """Hold the background refresh while this process writes a burst; the writer refreshes what it
-        touched afterwards, and anything the background thread skipped meanwhile is caught up here."""
-        with self._refresh_lock:
-            self._deferred += 1
+        """Hold the background refresh while this process writes a burst. The writer refreshes what it
+        touched afterwards; the background thread catches up with anything else on its next round (it
+        compares versions, so a notification it skipped meanwhile is not lost)."""
+        with self._hold_lock:
+            self._held += 1
         try:
             yield
         finally:
-            with self._refresh_lock:
-                self._deferred -= 1
-                missed, self._missed = self._missed and not self._deferred, self._missed and bool(self._deferred)
-            if missed:
-                self.refresh()
+            with self._hold_lock:
+                self._held -= 1
 
     def start(self, interval: float = 0.5) -> None:
         """Follow the source in a background thread (never on the event loop)."""
@@ -196,17 +223,22 @@ class Catalog(Generic[B]):
             self._thread = None
 
     def _follow(self, interval: float) -> None:
+        failures = 0
         while not self._stop.is_set():
             try:
                 self.source.wait_for_change(interval)
                 if self._stop.is_set():
                     return
-                if self._deferred:
-                    self._missed = True  # a write burst of this process is under way: catch up after it
-                    continue
+                if self._held:
+                    continue  # a write burst of this process is under way: compare versions next round
                 changed = self.refresh()
                 if changed:
                     log.info("reloaded %s", ", ".join(c.value for c in changed))
-            except Exception:  # keep serving the last good snapshots; try again next round
-                log.exception("catalog refresh failed")
-                self._stop.wait(interval)
+                if failures:
+                    log.info("catalog source answers again; following it")
+                failures = 0
+            except Exception as error:  # keep serving the last good snapshots; try again, less and less often
+                if not failures:
+                    log.warning("catalog refresh failed, serving the last good data: %s", error)
+                failures += 1
+                self._stop.wait(min(MAX_BACKOFF, interval * 2**failures))

@@ -17,12 +17,12 @@ from modelref.domain.changes import PendingChangeRecord, User
 from modelref.domain.convert import has_legacy_format, legacy_view
 from modelref.domain.deployment import Deployment
 from modelref.domain.formats import Format
+from modelref.domain.inputs import shown
 from modelref.domain.legacy_text import backend_variants
 from modelref.domain.writes import check_name, check_text_name, validate_legacy_write, validate_write
 from modelref.errors import AlreadyExists, NameMismatch, NotFound, QuotaExceeded
 from modelref.services.auth import Caller
 from modelref.services.history import queue_event
-from modelref.services.reads import shown
 from modelref.storage.store import Store
 
 DEFAULT_MAX_PENDING = 500

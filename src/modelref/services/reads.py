@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Generic
 
@@ -16,18 +17,11 @@ from modelref.domain.categories import CATEGORY_INFO, SEARCH_ORDER, Category
 from modelref.domain.deployment import Deployment
 from modelref.domain.formats import Format
 from modelref.domain.info import CategoryLastUpdatedResponse, CategoryMetadata, LastUpdatedResponse
+from modelref.domain.inputs import shown
 from modelref.domain.query import SearchIndex, SearchQuery
 from modelref.domain.statistics import CategoryStatistics
 from modelref.errors import NotFound
-from modelref.services.catalog import B, Catalog
-
-SHOWN = 80
-"""The longest part of a user's input echoed back in a message."""
-
-
-def shown(text: str) -> str:
-    """A value as echoed in an error: never more than a short prefix."""
-    return text if len(text) <= SHOWN else text[:SHOWN] + "…"
+from modelref.services.catalog import B, Catalog, Snapshot
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,15 +47,15 @@ class Reads(Generic[B]):
         self.catalog = catalog
         self.deployment = deployment
         self._empty = catalog.encode(b"{}")
-        self._across: tuple[tuple[int, ...], SearchIndex] | None = None
+        self._across: tuple[Mapping[Category, Snapshot[B]], SearchIndex] | None = None
 
-    def _index_across(self, versions: tuple[int, ...]) -> SearchIndex:
-        """One index over every category, in search order, rebuilt when a category changes."""
+    def _index_across(self, snapshots: Mapping[Category, Snapshot[B]]) -> SearchIndex:
+        """One index over every category of this set of snapshots, in search order (made again when the
+        catalog swaps in a new set; a few hundred microseconds)."""
         across = self._across
-        if across is None or across[0] != versions:
-            snapshots = self.catalog.snapshots
+        if across is None or across[0] is not snapshots:
             hits = list(itertools.chain.from_iterable(snapshots[c].hits for c in SEARCH_ORDER))
-            across = self._across = (versions, SearchIndex(hits))
+            across = self._across = (snapshots, SearchIndex(hits))
         return across[1]
 
     def v2_category(self, category: Category) -> Body[B]:
@@ -98,10 +92,10 @@ class Reads(Generic[B]):
 
     def search(self, category: Category | None, query: SearchQuery) -> SearchAnswer:
         """The SearchResponse for one category (or all when *category* is None)."""
-        snapshots = self.catalog.snapshots
+        snapshots = self.catalog.snapshots  # one set for the whole answer: a refresh may swap in another
         if category is None:
             versions = tuple(snapshots[c].version for c in SEARCH_ORDER)
-            page = self._index_across(versions).search(query, None)
+            page = self._index_across(snapshots).search(query, None)
         else:
             versions = (snapshots[category].version,)
             page = snapshots[category].index.search(query, category)
@@ -109,9 +103,10 @@ class Reads(Generic[B]):
         tail = orjson.dumps(
             {"total": page.total, "offset": page.offset, "limit": page.limit, "has_more": page.has_more}
         )
-        # The answer is a pure function of the query and the snapshots' versions: tag it by those
-        # instead of hashing the (large) body.
-        etag = hashlib.blake2b(repr((category, versions, query)).encode(), digest_size=12).hexdigest()
+        # The answer is a pure function of the query and the snapshots' versions (in this process's life:
+        # a database made anew counts versions from 1 again): tag it by those instead of hashing the body.
+        tag = repr((self.catalog.started_at, category, versions, query)).encode()
+        etag = hashlib.blake2b(tag, digest_size=12).hexdigest()
         return SearchAnswer(b'{"results":[' + results + b"]," + tail[1:], etag)
 
     def metadata(self, api: Format, category: Category) -> CategoryMetadata:

@@ -183,7 +183,7 @@ class Review:
         with self.store.write() as tx:
             doomed = tx.queue.ids(None if request.purge_all else filters)
             if not request.dry_run and doomed:
-                changes = [c for i in doomed if (c := tx.queue.get(i)) is not None]
+                changes = tx.queue.summaries(doomed)
                 tx.queue.delete(doomed)
                 tx.audit.append(
                     [

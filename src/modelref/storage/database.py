@@ -75,7 +75,7 @@ def translated(what: str) -> Iterator[None]:
     try:
         yield
     except sa.exc.SQLAlchemyError as error:
-        log.exception("database %s failed", what)
+        log.warning("the database could not %s: %s", what, _reason(error))  # an outage, not a bug: one line
         raise Unavailable(
             f"The database could not {what} ({type(error).__name__}); try again shortly.", retry_after=RETRY_AFTER
         ) from None
@@ -185,7 +185,7 @@ class Database:
             import psycopg  # the PostgreSQL driver, present whenever a postgresql URL is in use
 
             libpq_url = sa.make_url(self.url).set(drivername="postgresql").render_as_string(hide_password=False)
-            self._listener = psycopg.connect(libpq_url, autocommit=True)
+            self._listener = psycopg.connect(libpq_url, autocommit=True, connect_timeout=5)
             self._listener.execute(f"LISTEN {CHANNEL}")
         return self._listener
 

@@ -7,6 +7,7 @@ and pages on, so a queue read touches only the rows (and the payloads) of the pa
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Literal
 
 import sqlalchemy as sa
@@ -18,6 +19,17 @@ from modelref.domain.changes import ChangeFilter, PendingChangeRecord
 from modelref.storage.tables import pending_changes, queue_counters
 
 _c = pending_changes.c
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeSummary:
+    """A change's filter columns: enough to name it in an audit event or check its batch."""
+
+    change_id: int
+    category: Category
+    model_name: str
+    requested_by: str
+    batch_id: int | None
 
 
 def _row(change: PendingChangeRecord) -> dict[str, object]:
@@ -92,6 +104,24 @@ class QueueTable:
         """The ids of the matching changes (every change without a filter), in order."""
         query = sa.select(_c.change_id).where(*_conditions(filters)).order_by(_c.change_id)
         return list(self.conn.execute(query).scalars())
+
+    def summaries(self, change_ids: Sequence[int]) -> list[ChangeSummary]:
+        """Who asked for what, for these changes, from the columns alone (no payload read)."""
+        rows = self.conn.execute(
+            sa.select(_c.change_id, _c.category, _c.model_name, _c.requested_by, _c.batch_id)
+            .where(_c.change_id.in_(list(change_ids)))
+            .order_by(_c.change_id)
+        )
+        return [
+            ChangeSummary(
+                change_id=row.change_id,
+                category=Category(row.category),
+                model_name=row.model_name,
+                requested_by=row.requested_by,
+                batch_id=row.batch_id,
+            )
+            for row in rows
+        ]
 
     def statuses(self, batch_id: int) -> list[tuple[int, ChangeStatus]]:
         """(change id, status) of every change of a batch, in order — no payloads read."""
