@@ -175,8 +175,11 @@ def check(database_url: DatabaseOption = None) -> None:
     """Validate every stored record and verify the audit hash chain; exit 1 on any problem."""
     from modelref.services.check import check_store
 
-    with _open_store(database_url) as store:
-        report = check_store(store)
+    try:
+        with _open_store(database_url) as store:
+            report = check_store(store)
+    except ModelRefError as error:
+        raise _fail(error) from None
     for warning in report.warnings:
         console.print(f"[yellow]warning:[/] {warning}")
     for problem in report.problems:
@@ -231,26 +234,27 @@ def serve(
 
     from modelref.client.sources import NO_SEED, seed_reader
     from modelref.domain.categories import Category
-    from modelref.domain.deployment import ReplicateMode
     from modelref.services.startup import prepare_store
 
     if no_seed:
         os.environ["HORDE_MODEL_REFERENCE_SEED_SOURCE"] = NO_SEED  # the worker processes read it too
     settings = _settings()
-    if settings.replicate_mode is not ReplicateMode.PRIMARY:
-        console.print(
-            "[red]error:[/] REPLICA mode is not available yet: run as PRIMARY "
-            "(unset HORDE_MODEL_REFERENCE_REPLICATE_MODE)"
-        )
-        raise typer.Exit(1)
-    with _open_store(None) as store:
-        try:
-            prepare_store(store, settings.seed_source, seed_reader(settings.seed_source, settings.github))
-            with store.read() as tx:
-                states = tx.records.states()
-        except ModelRefError as error:
-            raise _fail(error) from None
-        database = store.describe()
+    from modelref.storage.store import Store
+
+    try:
+        settings.deployment.require_startable()
+        store = Store(settings.database)
+    except ModelRefError as error:
+        raise _fail(error) from None
+    try:
+        prepare_store(store, settings.seed_source, seed_reader(settings.seed_source, settings.github))
+        with store.read() as tx:
+            states = tx.records.states()
+    except ModelRefError as error:
+        raise _fail(error) from None
+    finally:
+        store.close()
+    database = store.describe()
     log = logging.getLogger("modelref")
     counts = ", ".join(f"{c.value} {states[c].count}" for c in Category if c in states and states[c].count) or "none"
     log.info(

@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-from modelref.domain.audit import ChangeStatus, Operation
+from modelref.domain.audit import Operation
 from modelref.domain.categories import Category
 from modelref.domain.changes import (
     ChangeFilter,
@@ -207,22 +207,6 @@ def test_name_needle_strips_and_casefolds() -> None:
 
 def test_requesters_are_trimmed_and_blanks_dropped() -> None:
     assert ChangeFilter(requested_by=[" 1001 ", "", "  ", "2002"]).requesters == ["1001", "2002"]
-
-
-@pytest.mark.parametrize(
-    ("change_filter", "empty"),
-    [
-        (ChangeFilter(), True),
-        (ChangeFilter(model_name="  ", requested_by=[" ", ""]), True),
-        (ChangeFilter(model_name="x"), False),
-        (ChangeFilter(requested_by=["1001"]), False),
-        (ChangeFilter(batch_id=3), False),
-        (ChangeFilter(statuses=[ChangeStatus.PENDING]), False),
-        (ChangeFilter(categories=[Category.CLIP]), False),
-    ],
-)
-def test_filter_empty(change_filter: ChangeFilter, empty: bool) -> None:
-    assert change_filter.empty is empty
 
 
 def test_user_roles_are_sorted_names_of_what_the_user_has() -> None:

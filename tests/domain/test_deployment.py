@@ -139,8 +139,9 @@ def test_primary_serves_metadata_under_its_canonical_api(canonical: Format) -> N
 def test_metadata_under_the_other_api_is_unavailable(canonical: Format, api: Format) -> None:
     with pytest.raises(NotServed) as error:
         Deployment(PRIMARY, canonical).require_metadata(api)
+    expected = "LEGACY" if api is LEGACY else "v2"  # the existing service's spelling (API.md §6, §12)
     assert error.value.detail == (
-        f"This endpoint is only available when canonical_format='{api.value}'. "
+        f"This endpoint is only available when canonical_format='{expected}'. "
         f"Current setting: canonical_format='{canonical.value}'"
     )
 

@@ -198,7 +198,7 @@ async def test_v1_metadata_is_503_on_a_v2_deployment(client: httpx.AsyncClient) 
     for path in ("last_updated", "metadata", "clip", "clip/last_updated"):
         response = await client.get(f"{V1}/metadata/{path}")
         assert response.status_code == 503
-        assert "canonical_format='legacy'" in response.json()["detail"]
+        assert "canonical_format='LEGACY'" in response.json()["detail"]
 
 
 async def test_records_carry_the_keys_clients_of_the_existing_service_read(client: httpx.AsyncClient) -> None:

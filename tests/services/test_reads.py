@@ -229,7 +229,7 @@ def test_metadata_is_served_under_the_canonical_api_of_a_primary_only(small: Sto
         replica.metadata(Format.V2, IMAGE)
     with pytest.raises(NotServed, match="REPLICA"):
         replica.last_updated(Format.V2)
-    with pytest.raises(NotServed, match="canonical_format='legacy'"):
+    with pytest.raises(NotServed, match="canonical_format='LEGACY'"):
         reads(small).metadata(Format.LEGACY, IMAGE)
     legacy = reads(small, Deployment(canonical_format=Format.LEGACY))
     with pytest.raises(NotServed, match="only available when canonical_format='v2'"):

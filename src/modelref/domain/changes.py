@@ -114,10 +114,6 @@ class ChangeFilter:
     def requesters(self) -> list[str]:
         return [r.strip() for r in self.requested_by if r.strip()]
 
-    @property
-    def empty(self) -> bool:
-        return not (self.statuses or self.categories or self.batch_id or self.name_needle or self.requesters)
-
 
 class FieldChangeType(StrEnum):
     ADDED = "added"

@@ -11,9 +11,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import ValidationError
+
 from modelref.domain.categories import CATEGORY_INFO, Category
 from modelref.domain.inputs import shown
-from modelref.domain.legacy import legacy_to_v2, v2_to_legacy
+from modelref.domain.legacy import describe_validation_error, legacy_to_v2, v2_to_legacy
 from modelref.domain.legacy_text import db_entries, db_json_to_v2
 from modelref.domain.records import RecordBase, TextGenerationModelRecord, parse_record
 from modelref.errors import InvalidRecord, NotFound
@@ -86,5 +88,12 @@ def legacy_document(category: Category, pairs: Sequence[tuple[str, RecordBase]])
 
 
 def legacy_view(category: Category, key: str, document: dict[str, Any]) -> dict[str, Any]:
-    """A stored v2 document as its legacy entry (what a v1 client sees under *key*)."""
-    return to_legacy(category, key, parse_record(category, document))[key]
+    """A stored v2 document as its legacy entry (what a v1 client sees under *key*).
+
+    Raises InvalidRecord when the stored document is not a valid record of the category.
+    """
+    try:
+        record = parse_record(category, document)
+    except ValidationError as error:
+        raise InvalidRecord(f"stored record {shown(key)!r}: {describe_validation_error(error)}") from None
+    return to_legacy(category, key, record)[key]

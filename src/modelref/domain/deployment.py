@@ -36,6 +36,13 @@ class Deployment:
     def writable(self) -> bool:
         return self.mode is ReplicateMode.PRIMARY
 
+    def require_startable(self) -> None:
+        """This version serves a PRIMARY only (REPLICA mode comes with the library's PRIMARY client)."""
+        if not self.writable:
+            raise NotServed(
+                "REPLICA mode is not available yet: run as PRIMARY (unset HORDE_MODEL_REFERENCE_REPLICATE_MODE)"
+            )
+
     def require_primary(self) -> None:
         """G-PRIMARY: only a PRIMARY changes data."""
         if not self.writable:
@@ -72,7 +79,9 @@ class Deployment:
         if not self.writable:
             raise NotServed("Metadata tracking is not supported in REPLICA mode")
         if api is not self.canonical_format:
+            # The existing service's words, including its upper-case LEGACY (clients match on them).
+            expected = "LEGACY" if api is Format.LEGACY else api.value
             raise NotServed(
-                f"This endpoint is only available when canonical_format='{api.value}'. "
+                f"This endpoint is only available when canonical_format='{expected}'. "
                 f"Current setting: canonical_format='{self.canonical_format.value}'"
             )

@@ -17,9 +17,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi_offline import FastAPIOffline
 
 from modelref.client.sources import seed_reader
-from modelref.domain.deployment import ReplicateMode
 from modelref.domain.formats import Format
-from modelref.errors import NotWritable
 from modelref.http import errors, meta, openapi, search, stats, v1, v2, writes
 from modelref.http import review as review_routes
 from modelref.http.deps import Services, services_of
@@ -50,22 +48,20 @@ SERVERS = [
 ]
 
 
-def _start(settings: Settings) -> Services:
-    if settings.replicate_mode is not ReplicateMode.PRIMARY:
-        raise NotWritable(
-            "REPLICA mode is not available yet: run as PRIMARY (unset HORDE_MODEL_REFERENCE_REPLICATE_MODE)"
-        )
+def _start(settings: Settings, freeze: bool) -> Services:
+    settings.deployment.require_startable()
     store = Store(settings.database)
     try:
         prepare_store(store, settings.seed_source, seed_reader(settings.seed_source, settings.github))
+        catalog = Catalog(store, encode)
+        catalog.refresh()
     except BaseException:
         store.close()
         raise
-    catalog = Catalog(store, encode)
-    catalog.refresh()
-    # What exists now lives as long as the process: keep the collector from walking it again and again.
-    gc.collect()
-    gc.freeze()
+    if freeze:
+        # What exists now lives as long as the process: keep the collector from walking it again and again.
+        gc.collect()
+        gc.freeze()
     catalog.start()
     deployment = settings.deployment
     breaker = CircuitBreaker()
@@ -95,15 +91,16 @@ def _stop(services: Services | None) -> None:
         source.close()
 
 
-def create_app(settings: Settings, *, fast_path: bool = True) -> ModelRefApp:
+def create_app(settings: Settings, *, fast_path: bool = True, freeze: bool = False) -> ModelRefApp:
     """Build the service for *settings*; the store opens (and seeds) when the app starts.
 
-    *fast_path* False serves every read through the FastAPI routes (tests compare the two).
+    *fast_path* False serves every read through the FastAPI routes (tests compare the two). *freeze* moves
+    what exists after start-up out of the garbage collector's sight, for a process that runs one app.
     """
 
     @asynccontextmanager
     async def lifespan(api: FastAPI) -> AsyncIterator[None]:
-        api.state.services = await anyio.to_thread.run_sync(_start, settings)
+        api.state.services = await anyio.to_thread.run_sync(_start, settings, freeze)
         try:
             yield
         finally:
@@ -149,4 +146,4 @@ def create_app(settings: Settings, *, fast_path: bool = True) -> ModelRefApp:
 
 def app_from_environment() -> ModelRefApp:
     """The app for ``uvicorn --factory`` (each worker process reads the environment once)."""
-    return create_app(Settings())
+    return create_app(Settings(), freeze=True)

@@ -50,6 +50,8 @@ ITEMS = 10
 
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+HTTP_CODES = {401: "unauthorized", 404: "not_found", 405: "method_not_allowed", 413: "too_large"}
+"""X-Error-Code of the framework's own answers."""
 
 
 def _routed(request: Request, method: str) -> bool:
@@ -61,7 +63,10 @@ def _routed(request: Request, method: str) -> bool:
 def status_of(error: errors.ModelRefError) -> int:
     if isinstance(error, errors.IncompleteApply):
         return status_of(error.cause)
-    return STATUS.get(type(error), 500)
+    for kind in type(error).__mro__:  # the nearest class with a status (a new subclass inherits its parent's)
+        if kind in STATUS:
+            return STATUS[kind]
+    return 500
 
 
 def bounded(value: Any, depth: int = 0) -> Any:
@@ -118,7 +123,7 @@ async def _domain_error(_request: Request, error: Exception) -> JSONResponse:
 async def _invalid_request(_request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
     detail = [_problem(item) for item in error.errors()]
-    return JSONResponse({"detail": jsonable_encoder(detail)}, 422)
+    return JSONResponse({"detail": jsonable_encoder(detail)}, 422, headers={"X-Error-Code": "invalid_request"})
 
 
 async def _http_error(request: Request, error: Exception) -> JSONResponse:
@@ -131,6 +136,7 @@ async def _http_error(request: Request, error: Exception) -> JSONResponse:
             allowed.insert(allowed.index("GET") + 1, "HEAD")  # every read answers HEAD as well
         if allowed:
             headers["Allow"] = ", ".join(allowed)
+    headers.setdefault("X-Error-Code", HTTP_CODES.get(error.status_code, f"http_{error.status_code}"))
     return JSONResponse({"detail": error.detail}, error.status_code, headers=headers)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from modelref.domain.categories import Category
 from modelref.domain.formats import Format
@@ -15,7 +15,7 @@ from modelref.domain.info import (
     HeartbeatResponse,
     LastUpdatedResponse,
 )
-from modelref.http.deps import DeploymentDep, ReadsDep, ServicesDep
+from modelref.http.deps import DeploymentDep, ReadsDep, services_of
 from modelref.http.routing import api_router
 from modelref.http.schemas import errors
 
@@ -30,9 +30,14 @@ async def root() -> ContainsMessage:
 
 
 @service.get("/heartbeat", operation_id="heartbeat_heartbeat_get")
-async def heartbeat(services: ServicesDep) -> HeartbeatResponse:
-    """Service health and the state of the AI-Horde connection. Never fails."""
-    state = services.breaker.state()
+async def heartbeat(request: Request) -> HeartbeatResponse:
+    """Service health and the state of the AI-Horde connection. Never fails (not even while starting)."""
+    services = services_of(request.app.state)
+    state = services.breaker.state() if services is not None else None
+    if state is None:
+        return HeartbeatResponse(
+            ai_horde=AIHordeStatus(degraded=False, consecutive_failures=0, seconds_until_retry=None)
+        )
     return HeartbeatResponse(
         ai_horde=AIHordeStatus(
             degraded=state.degraded,

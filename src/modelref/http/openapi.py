@@ -1,7 +1,8 @@
 """The OpenAPI document as clients of the existing service know it.
 
-SDKs generated from either service's schema must get the same class names. Python names stay
-Pythonic; the few schema names that differ are renamed here, in one table.
+SDKs generated from either service's schema must get the same class names. The record and
+envelope classes carry the existing service's names; the enums keep Pythonic names (``Category``,
+``Format``, …) and are renamed here, in one table.
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ SCHEMA_NAMES = {
     "RecordConfig": "GenericModelRecordConfig",
 }
 """Our class name → the existing service's schema name."""
+
+BODY_SCHEMA = "x-modelref-body"
+"""An operation's ``openapi_extra`` key naming the record types its JSON body is documented as."""
 
 TAGS = [
     {"name": "v2", "description": "The current format: typed records per category, search, writes."},
@@ -51,6 +55,17 @@ def _renamed(node: Any) -> Any:
     return node
 
 
+def _documented_bodies(schema: dict[str, Any]) -> None:
+    """Replace the body schema of the operations that name their record types (``BODY_SCHEMA``)."""
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            names = operation.pop(BODY_SCHEMA, None)
+            if names:
+                refs = [{"$ref": f"#/components/schemas/{name}"} for name in names]
+                body = refs[0] if len(refs) == 1 else {"anyOf": refs}
+                operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+
+
 def install(app: FastAPI, servers: list[dict[str, str]]) -> None:
     """Serve the schema with the existing service's names (built once, on first request)."""
 
@@ -66,6 +81,7 @@ def install(app: FastAPI, servers: list[dict[str, str]]) -> None:
                 servers=servers,
                 separate_input_output_schemas=False,
             )
+            _documented_bodies(schema)
             schemas = schema.get("components", {}).get("schemas", {})
             schema.setdefault("components", {})["schemas"] = {
                 SCHEMA_NAMES.get(name, name): {**body, "title": SCHEMA_NAMES.get(name, body.get("title", name))}

@@ -164,9 +164,8 @@ def answer(reads: Reads[Blob], path: str, query_string: bytes) -> Body[Blob] | N
 
 def respond(request: Request, body: Body[Blob]) -> Response:
     """A route's answer with a pre-built body (the same ``render`` the fast path uses)."""
-    status, headers, content = render(
+    status, headers, content = render(  # a HEAD arrives here as a GET: the server leaves the body out
         body.payload,
-        head=request.method == "HEAD",
         accept_encoding=request.headers.get("accept-encoding", ""),
         if_none_match=request.headers.get("if-none-match"),
         if_modified_since=request.headers.get("if-modified-since"),

@@ -1,8 +1,7 @@
 """Write routes (API.md §9, §11): every one of them queues a change for review and answers 202.
 
-Each route makes one call, ``Proposals.propose``, which owns the order of the checks. No ``from
-__future__ import annotations`` here: the typed routes annotate their body with the category's record
-class, chosen at runtime, and FastAPI must see the class itself.
+Each route makes one call, ``Proposals.propose``, which owns the order of the checks. The typed
+routes document their body as the category's record type; every route validates it once, in the service.
 """
 
 from typing import Annotated, Any
@@ -17,6 +16,7 @@ from modelref.domain.formats import Format
 from modelref.domain.records import RECORD_CLASSES, RecordBase
 from modelref.http.auth import LegacyRequestorDep, RequestorDep
 from modelref.http.deps import ServicesDep
+from modelref.http.openapi import BODY_SCHEMA
 from modelref.http.routing import api_router, legacy_category
 from modelref.http.schemas import WRITE
 from modelref.services.proposals import Proposal
@@ -28,43 +28,44 @@ QUEUED: dict[str, Any] = {
     "response_model_exclude_none": True,
 }
 """Every write answers 202 with the queued change, null fields left out."""
-ANY_RECORD: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/json": {
-                "schema": {
-                    "anyOf": [{"$ref": f"#/components/schemas/{cls.__name__}"} for cls in RECORD_CLASSES.values()]
-                }
-            }
-        },
-    }
-}
-"""The generic routes' body, documented as any record (it is validated as the path category's type)."""
 
 
-def _sent(body: RecordBase) -> dict[str, Any]:
-    """What the client sent (less unknown keys), for the write rules to read once more."""
-    return body.model_dump(mode="json", by_alias=True, exclude_unset=True)
+def _body_of(*classes: type[RecordBase]) -> dict[str, Any]:
+    """``openapi_extra`` documenting a JSON body as one of these record types (see ``http/openapi.py``).
+
+    The body is validated once, by the service's write rules (as the path category's record type, with
+    the same 422 shape on every write route); the schema says what is expected.
+    """
+    return {BODY_SCHEMA: [cls.__name__ for cls in classes]}
+
+
+ANY_RECORD = _body_of(*RECORD_CLASSES.values())
 
 
 def _typed_v2_writes(router: APIRouter, category: Category) -> None:
-    TypedBody = Annotated[RECORD_CLASSES[category], Body()]  # type: ignore[valid-type]
     create_id, update_id = f"create_v2_{category.value}", f"update_v2_{category.value}"
+    typed = _body_of(RECORD_CLASSES[category])
 
-    def create(services: ServicesDep, caller: RequestorDep, body: TypedBody) -> PendingChangeRecord:
-        proposal = Proposal(Format.V2, category, Operation.CREATE, create_id, _sent(body))
+    def create(services: ServicesDep, caller: RequestorDep, body: JsonBody) -> PendingChangeRecord:
+        proposal = Proposal(Format.V2, category, Operation.CREATE, create_id, body)
         return services.proposals.propose(proposal, caller)
 
-    def update(services: ServicesDep, caller: RequestorDep, model_name: str, body: TypedBody) -> PendingChangeRecord:
-        proposal = Proposal(Format.V2, category, Operation.UPDATE, update_id, _sent(body), model_name)
+    def update(services: ServicesDep, caller: RequestorDep, model_name: str, body: JsonBody) -> PendingChangeRecord:
+        proposal = Proposal(Format.V2, category, Operation.UPDATE, update_id, body, model_name)
         return services.proposals.propose(proposal, caller)
 
     create.__doc__ = f"Propose a new {category.value} model (queued for review: 202)."
     update.__doc__ = f"Propose a change to a {category.value} model; the path name must equal the body's."
-    router.add_api_route(f"/{category.value}", create, methods=["POST"], operation_id=create_id, **QUEUED)
     router.add_api_route(
-        f"/{category.value}/model/{{model_name:name}}", update, methods=["PUT"], operation_id=update_id, **QUEUED
+        f"/{category.value}", create, methods=["POST"], operation_id=create_id, openapi_extra=typed, **QUEUED
+    )
+    router.add_api_route(
+        f"/{category.value}/model/{{model_name:name}}",
+        update,
+        methods=["PUT"],
+        operation_id=update_id,
+        openapi_extra=typed,
+        **QUEUED,
     )
 
 

@@ -10,6 +10,7 @@ here, when a snapshot is built.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import threading
 import time
@@ -54,6 +55,8 @@ class Snapshot(Generic[B]):
 
     category: Category
     version: int
+    fingerprint: str
+    """A hash of the category's content (its v2 document): equal in every process that holds it."""
     state: CategoryState | None
     hits: list[Hit]
     index: SearchIndex
@@ -107,17 +110,19 @@ def build_snapshot(category: Category, data: CategoryData, encode: Callable[[byt
         body = orjson.dumps(item.document)
         bodies[item.name] = encode(body)
         parts.append(orjson.dumps(item.name) + b":" + body)
+    v2 = b"{" + b",".join(parts) + b"}"
     v1 = None
     if CATEGORY_INFO[category].legacy_file is not None:
         v1 = encode(legacy_file(category, [(h.key, h.record) for h in hits]))
     return Snapshot(
         category=category,
         version=data.state.version if data.state else 0,
+        fingerprint=hashlib.blake2b(v2, digest_size=12).hexdigest(),
         state=data.state,
         hits=hits,
         index=SearchIndex(hits),
         records=bodies,
-        v2=encode(b"{" + b",".join(parts) + b"}"),
+        v2=encode(v2),
         v1=v1,
         encode=encode,
     )

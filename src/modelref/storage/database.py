@@ -18,6 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from alembic.util.exc import CommandError
 from sqlalchemy.engine import Connection, Engine
 
 from modelref.errors import Unavailable
@@ -124,8 +125,12 @@ class Database:
                     conn.commit()
                 finally:
                     if self.dialect == "postgresql":
-                        conn.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": _MIGRATION_LOCK})
-                        conn.commit()
+                        with contextlib.suppress(sa.exc.SQLAlchemyError):  # never hide the error that got here
+                            conn.rollback()
+                            conn.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": _MIGRATION_LOCK})
+                            conn.commit()
+        except CommandError as error:  # e.g. the database was migrated by a newer version of modelref
+            raise Unavailable(f"cannot migrate the database {self.describe()}: {error}") from None
         except sa.exc.SQLAlchemyError as error:
             raise Unavailable(
                 f"cannot open the database {self.describe()}: {_reason(error)}. Check "
