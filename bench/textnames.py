@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import statistics
 import subprocess
 import sys
@@ -19,83 +18,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from modelref.domain.textnames import ExtraPart, ExtraPartType, ParsedName, parse
+from modelref.domain.textnames import ParsedName, parse
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository: tests.support
+from tests.support import reference_parse as parse_before
 
 REAL_NAMES = Path(__file__).resolve().parents[2] / "shared" / "reference-data" / "legacy-text" / "db.json"
-
-# The parser before the scanner: DATA.md §9.1's patterns as they were run.
-_I = re.IGNORECASE
-_LEADING_VERSION = re.compile(r"^(\d+\.\d+(?:\.\d+)?)[_\-]")
-_SIZE = (
-    re.compile(r"(?<![a-zA-Z])(\d+\.?\d*[BMK]\d*)(?![a-zA-Z])", _I),
-    re.compile(r"(?<![a-zA-Z])(\d+x\d+[BMK])(?![a-zA-Z])", _I),
-)
-_VERSION = (
-    re.compile(r"(?<![a-zA-Z0-9])([vV]\d+(?:\.\d+)+)(?![a-zA-Z0-9])", _I),
-    re.compile(r"(?<![a-zA-Z0-9])([vV]\d+)(?![a-zA-Z0-9.])", _I),
-)
-_QUANT = (
-    re.compile(r"\b(Q[2-8]_K(?:_[SMLH])?)\b", _I),
-    re.compile(r"\b(Q[2-8]_[01])\b", _I),
-    re.compile(r"\b(Q[2-8])\b", _I),
-    re.compile(r"\b(GGUF|GGML|GPTQ|AWQ|EXL2)\b", _I),
-    re.compile(r"\b(fp16|fp32|int8|int4)\b", _I),
-)
-_VARIANT = (
-    re.compile(r"\b(Instruct|Chat|Code|Base|Uncensored|Finetune|FT)\b", _I),
-    re.compile(r"\b(Thinking|Reasoning)\b", _I),
-    re.compile(r"\b(turbo|preview|latest)\b", _I),
-)
-_DATE = (
-    re.compile(r"(?<![a-zA-Z0-9])(\d{2}-\d{4})(?![a-zA-Z0-9])"),
-    re.compile(r"(?<![a-zA-Z0-9])(\d{4}-\d{2})(?![a-zA-Z0-9])"),
-    re.compile(r"(?<![a-zA-Z0-9])(\d{4})(?![a-zA-Z0-9])"),
-)
-_SEPARATORS = "-_ ."
-
-
-def _take(patterns: tuple[re.Pattern[str], ...], s: str) -> tuple[re.Match[str] | None, str]:
-    for pattern in patterns:
-        match = pattern.search(s)
-        if match:
-            return match, s[: match.start()] + s[match.end() :]
-    return None, s
-
-
-def parse_before(name: str) -> ParsedName:
-    s = name
-    extras: list[ExtraPart] = []
-    leading = _LEADING_VERSION.match(s)
-    if leading:
-        extras.append(ExtraPart(leading.group(1), 0, ExtraPartType.LEADING_VERSION))
-        s = s[leading.end() :]
-    size_match, s = _take(_SIZE, s)
-    version_match, s = _take(_VERSION, s)
-    quant_match, s = _take(_QUANT, s)
-    variant_match, s = _take(_VARIANT, s)
-    for pattern in _DATE:
-        date = pattern.search(s)
-        if date:
-            position = sum(1 for ch in name[: date.start()] if ch in _SEPARATORS)
-            extras.append(ExtraPart(date.group(1), position, ExtraPartType.DATE))
-            s = s[: date.start()] + s[date.end() :]
-            break
-    for sep in _SEPARATORS:
-        while sep * 2 in s:
-            s = s.replace(sep * 2, sep)
-    base = s.strip(_SEPARATORS) or name
-    lowered = re.sub(r"[-. ]", "_", base.lower())
-    return ParsedName(
-        original_name=name,
-        base_name=base,
-        size=size_match.group(1).upper() if size_match else None,
-        variant=variant_match.group(1) if variant_match else None,
-        quant=quant_match.group(1).upper() if quant_match else None,
-        version=version_match.group(1) if version_match else None,
-        normalized_name=re.sub(r"_+", "_", lowered).strip("_"),
-        extras=tuple(extras),
-    )
-
 
 ADVERSARIAL: dict[str, Callable[[int], str]] = {
     "digits, B": lambda n: "1" * (n - 1) + "B",

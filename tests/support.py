@@ -6,6 +6,7 @@ import collections
 import contextlib
 import http.server
 import os
+import re
 import shutil
 import signal
 import socket
@@ -24,6 +25,8 @@ import sqlalchemy as sa
 from modelref.domain.audit import AuditEvent
 from modelref.domain.categories import Category
 from modelref.domain.changes import PendingChangeRecord
+from modelref.domain.textnames import ExtraPart, ExtraPartType, ParsedName
+from modelref.domain.vocab import strip_backend
 from modelref.http.fastpath import ModelRefApp
 from modelref.settings import Settings
 from modelref.storage.store import Store
@@ -351,3 +354,85 @@ def no_server_error_but_guards(ctx: object, response: Any, case: Any) -> None:
     raise AssertionError(
         f"{case.operation.label} answered {response.status_code} ({code or 'no error code'}): {response.text[:300]}"
     )
+
+
+# -- the text-name parser as it was before its linear scanner (the reference its tests and bench compare with)
+
+_I = re.IGNORECASE
+_REF_LEADING_VERSION = re.compile(r"^(\d+\.\d+(?:\.\d+)?)[_\-]")
+_REF_SIZE = (
+    re.compile(r"(?<![a-zA-Z])(\d+\.?\d*[BMK]\d*)(?![a-zA-Z])", _I),
+    re.compile(r"(?<![a-zA-Z])(\d+x\d+[BMK])(?![a-zA-Z])", _I),
+)
+_REF_VERSION = (
+    re.compile(r"(?<![a-zA-Z0-9])([vV]\d+(?:\.\d+)+)(?![a-zA-Z0-9])", _I),
+    re.compile(r"(?<![a-zA-Z0-9])([vV]\d+)(?![a-zA-Z0-9.])", _I),
+)
+_REF_QUANT = (
+    re.compile(r"\b(Q[2-8]_K(?:_[SMLH])?)\b", _I),
+    re.compile(r"\b(Q[2-8]_[01])\b", _I),
+    re.compile(r"\b(Q[2-8])\b", _I),
+    re.compile(r"\b(GGUF|GGML|GPTQ|AWQ|EXL2)\b", _I),
+    re.compile(r"\b(fp16|fp32|int8|int4)\b", _I),
+)
+_REF_VARIANT = (
+    re.compile(r"\b(Instruct|Chat|Code|Base|Uncensored|Finetune|FT)\b", _I),
+    re.compile(r"\b(Thinking|Reasoning)\b", _I),
+    re.compile(r"\b(turbo|preview|latest)\b", _I),
+)
+_REF_DATE = (
+    re.compile(r"(?<![a-zA-Z0-9])(\d{2}-\d{4})(?![a-zA-Z0-9])"),
+    re.compile(r"(?<![a-zA-Z0-9])(\d{4}-\d{2})(?![a-zA-Z0-9])"),
+    re.compile(r"(?<![a-zA-Z0-9])(\d{4})(?![a-zA-Z0-9])"),
+)
+_SEPARATORS = "-_ ."
+
+
+def _ref_take(patterns: tuple[re.Pattern[str], ...], s: str) -> tuple[re.Match[str] | None, str]:
+    for pattern in patterns:
+        match = pattern.search(s)
+        if match:
+            return match, s[: match.start()] + s[match.end() :]
+    return None, s
+
+
+def reference_parse(name: str) -> ParsedName:
+    s = name
+    extras: list[ExtraPart] = []
+    leading = _REF_LEADING_VERSION.match(s)
+    if leading:
+        extras.append(ExtraPart(leading.group(1), 0, ExtraPartType.LEADING_VERSION))
+        s = s[leading.end() :]
+    size_match, s = _ref_take(_REF_SIZE, s)
+    version_match, s = _ref_take(_REF_VERSION, s)
+    quant_match, s = _ref_take(_REF_QUANT, s)
+    variant_match, s = _ref_take(_REF_VARIANT, s)
+    for pattern in _REF_DATE:
+        date = pattern.search(s)
+        if date:
+            position = sum(1 for ch in name[: date.start()] if ch in _SEPARATORS)
+            extras.append(ExtraPart(date.group(1), position, ExtraPartType.DATE))
+            s = s[: date.start()] + s[date.end() :]
+            break
+    for sep in _SEPARATORS:
+        while sep * 2 in s:
+            s = s.replace(sep * 2, sep)
+    base = s.strip(_SEPARATORS) or name
+    lowered = re.sub(r"[-. ]", "_", base.lower())
+    return ParsedName(
+        original_name=name,
+        base_name=base,
+        size=size_match.group(1).upper() if size_match else None,
+        variant=variant_match.group(1) if variant_match else None,
+        quant=quant_match.group(1).upper() if quant_match else None,
+        version=version_match.group(1) if version_match else None,
+        normalized_name=re.sub(r"_+", "_", lowered).strip("_"),
+        extras=tuple(extras),
+    )
+
+
+def reference_base_name(name: str) -> str:
+    rest = strip_backend(name)
+    if "/" in rest:
+        rest = rest.split("/", 1)[1]
+    return reference_parse(rest).base_name

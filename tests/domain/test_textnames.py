@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -12,9 +11,8 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from modelref.domain.textnames import ExtraPart, ExtraPartType, ParsedName, base_name, parse
-from modelref.domain.vocab import strip_backend
-from tests.support import LEGACY_TEXT
+from modelref.domain.textnames import ExtraPartType, base_name, parse
+from tests.support import LEGACY_TEXT, reference_base_name, reference_parse
 
 DATE, LEADING = ExtraPartType.DATE, ExtraPartType.LEADING_VERSION
 VERIFIED = [
@@ -118,88 +116,6 @@ def test_parse_matches_the_verified_examples(
 def test_normalized_name_is_the_base_in_snake_case() -> None:
     assert parse("NousResearch/Hermes-3-Llama-3.1-405B-FP8").normalized_name == "nousresearch/hermes_3_llama_3_1_fp8"
     assert parse("My  Model..-X-7B").normalized_name == "my_model_x"
-
-
-# The reference: DATA.md §9.1's patterns run by `re`, as the parser did before sizes got a linear scanner. It is
-# cubic on long runs of digits, so it only sees short names here.
-_I = re.IGNORECASE
-_REF_LEADING_VERSION = re.compile(r"^(\d+\.\d+(?:\.\d+)?)[_\-]")
-_REF_SIZE = (
-    re.compile(r"(?<![a-zA-Z])(\d+\.?\d*[BMK]\d*)(?![a-zA-Z])", _I),
-    re.compile(r"(?<![a-zA-Z])(\d+x\d+[BMK])(?![a-zA-Z])", _I),
-)
-_REF_VERSION = (
-    re.compile(r"(?<![a-zA-Z0-9])([vV]\d+(?:\.\d+)+)(?![a-zA-Z0-9])", _I),
-    re.compile(r"(?<![a-zA-Z0-9])([vV]\d+)(?![a-zA-Z0-9.])", _I),
-)
-_REF_QUANT = (
-    re.compile(r"\b(Q[2-8]_K(?:_[SMLH])?)\b", _I),
-    re.compile(r"\b(Q[2-8]_[01])\b", _I),
-    re.compile(r"\b(Q[2-8])\b", _I),
-    re.compile(r"\b(GGUF|GGML|GPTQ|AWQ|EXL2)\b", _I),
-    re.compile(r"\b(fp16|fp32|int8|int4)\b", _I),
-)
-_REF_VARIANT = (
-    re.compile(r"\b(Instruct|Chat|Code|Base|Uncensored|Finetune|FT)\b", _I),
-    re.compile(r"\b(Thinking|Reasoning)\b", _I),
-    re.compile(r"\b(turbo|preview|latest)\b", _I),
-)
-_REF_DATE = (
-    re.compile(r"(?<![a-zA-Z0-9])(\d{2}-\d{4})(?![a-zA-Z0-9])"),
-    re.compile(r"(?<![a-zA-Z0-9])(\d{4}-\d{2})(?![a-zA-Z0-9])"),
-    re.compile(r"(?<![a-zA-Z0-9])(\d{4})(?![a-zA-Z0-9])"),
-)
-_SEPARATORS = "-_ ."
-
-
-def _ref_take(patterns: tuple[re.Pattern[str], ...], s: str) -> tuple[re.Match[str] | None, str]:
-    for pattern in patterns:
-        match = pattern.search(s)
-        if match:
-            return match, s[: match.start()] + s[match.end() :]
-    return None, s
-
-
-def reference_parse(name: str) -> ParsedName:
-    s = name
-    extras: list[ExtraPart] = []
-    leading = _REF_LEADING_VERSION.match(s)
-    if leading:
-        extras.append(ExtraPart(leading.group(1), 0, ExtraPartType.LEADING_VERSION))
-        s = s[leading.end() :]
-    size_match, s = _ref_take(_REF_SIZE, s)
-    version_match, s = _ref_take(_REF_VERSION, s)
-    quant_match, s = _ref_take(_REF_QUANT, s)
-    variant_match, s = _ref_take(_REF_VARIANT, s)
-    for pattern in _REF_DATE:
-        date = pattern.search(s)
-        if date:
-            position = sum(1 for ch in name[: date.start()] if ch in _SEPARATORS)
-            extras.append(ExtraPart(date.group(1), position, ExtraPartType.DATE))
-            s = s[: date.start()] + s[date.end() :]
-            break
-    for sep in _SEPARATORS:
-        while sep * 2 in s:
-            s = s.replace(sep * 2, sep)
-    base = s.strip(_SEPARATORS) or name
-    lowered = re.sub(r"[-. ]", "_", base.lower())
-    return ParsedName(
-        original_name=name,
-        base_name=base,
-        size=size_match.group(1).upper() if size_match else None,
-        variant=variant_match.group(1) if variant_match else None,
-        quant=quant_match.group(1).upper() if quant_match else None,
-        version=version_match.group(1) if version_match else None,
-        normalized_name=re.sub(r"_+", "_", lowered).strip("_"),
-        extras=tuple(extras),
-    )
-
-
-def reference_base_name(name: str) -> str:
-    rest = strip_backend(name)
-    if "/" in rest:
-        rest = rest.split("/", 1)[1]
-    return reference_parse(rest).base_name
 
 
 # Characters that steer the patterns, weighted towards digits. The last six: four that `re` folds into the classes
