@@ -112,8 +112,13 @@ def _serve(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
             "cannot seed the empty database from '/nowhere/at/all'",
         ),
         (
-            {"HORDE_MODEL_REFERENCE_REPLICATE_MODE": "REPLICA"},
-            "REPLICA mode is not available yet: run as PRIMARY (unset HORDE_MODEL_REFERENCE_REPLICATE_MODE)",
+            {
+                "HORDE_MODEL_REFERENCE_REPLICATE_MODE": "REPLICA",
+                "HORDE_MODEL_REFERENCE_PRIMARY_API_URL": "http://127.0.0.1:9/api",
+                "HORDE_MODEL_REFERENCE_ENABLE_GITHUB_FALLBACK": "false",
+                "HORDE_MODEL_REFERENCE_STARTUP_WAIT": "1",
+            },
+            "no source answered within 1 s and there is no copy in",
         ),
         ({"HORDE_MODEL_REFERENCE_DATABASE_URL": "nosuchdriver://x"}, "cannot use the database URL"),
     ],

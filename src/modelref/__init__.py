@@ -4,6 +4,7 @@
 stack or database driver.
 """
 
+from modelref.client.reference import ModelReference
 from modelref.domain.categories import Category, ModelDomain, ModelPurpose
 from modelref.domain.records import (
     AnyRecord,
@@ -27,6 +28,7 @@ from modelref.domain.records import (
 )
 from modelref.errors import (
     AlreadyExists,
+    EmptyCategory,
     Forbidden,
     InvalidRecord,
     InvalidSource,
@@ -48,6 +50,7 @@ __all__ = [
     "CodeformerModelRecord",
     "ControlNetModelRecord",
     "DownloadRecord",
+    "EmptyCategory",
     "EsrganModelRecord",
     "Forbidden",
     "GfpganModelRecord",
@@ -59,6 +62,7 @@ __all__ = [
     "ModelDomain",
     "ModelPurpose",
     "ModelRefError",
+    "ModelReference",
     "NameMismatch",
     "NotFound",
     "NotWritable",

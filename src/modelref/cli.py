@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from modelref.domain.categories import Category
 from modelref.errors import ModelRefError
 
 if TYPE_CHECKING:
@@ -206,8 +207,47 @@ def _log_config(level: str) -> dict[str, object]:
             "uvicorn.access": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
             "modelref": {"handlers": ["stderr"], "level": level.upper(), "propagate": False},
             "alembic": {"level": "WARNING"},
+            "httpx": {"level": "WARNING"},
         },
     }
+
+
+def _record_counts(counts: dict[Category, int]) -> str:
+    return ", ".join(f"{c.value} {counts[c]}" for c in Category if counts.get(c)) or "none"
+
+
+def _prepare_primary(settings: Settings) -> tuple[str, str]:
+    """Migrate and seed the database once, before the workers start; what to say about it."""
+    from modelref.client.sources import seed_reader
+    from modelref.services.startup import prepare_store
+    from modelref.storage.store import Store
+
+    store = Store(settings.database)
+    try:
+        prepare_store(store, settings.seed_source, seed_reader(settings.seed_source, settings.github))
+        with store.read() as tx:
+            states = tx.records.states()
+    finally:
+        store.close()
+    where = f"database {store.describe()}, seed source {settings.seed_source}"
+    return where, _record_counts({c: state.count for c, state in states.items()})
+
+
+def _prepare_replica(settings: Settings) -> tuple[str, str]:
+    """Fill the REPLICA's copy on disk once (or find it), before the workers start from it."""
+    from modelref.http.app import open_replica
+
+    replica = open_replica(settings)
+    try:
+        replica.start(wait=settings.startup_wait)
+        status = replica.status()
+    finally:
+        replica.close()
+    where = (
+        f"PRIMARY {settings.primary_api_url or '(none)'}, source in use {status.source}, "
+        f"copy in {settings.replica_cache}, polled every {settings.cache_ttl_seconds:g} s"
+    )
+    return where, _record_counts({c: s.records for c, s in status.categories.items()})
 
 
 @app.command()
@@ -232,49 +272,35 @@ def serve(
 
     import uvicorn
 
-    from modelref.client.sources import NO_SEED, seed_reader
-    from modelref.domain.categories import Category
-    from modelref.services.startup import prepare_store
+    from modelref.client.sources import NO_SEED
 
     if no_seed:
         os.environ["HORDE_MODEL_REFERENCE_SEED_SOURCE"] = NO_SEED  # the worker processes read it too
     settings = _settings()
-    from modelref.storage.store import Store
-
     try:
-        settings.deployment.require_startable()
-        store = Store(settings.database)
+        source, counts = _prepare_replica(settings) if not settings.deployment.writable else _prepare_primary(settings)
     except ModelRefError as error:
         raise _fail(error) from None
-    try:
-        prepare_store(store, settings.seed_source, seed_reader(settings.seed_source, settings.github))
-        with store.read() as tx:
-            states = tx.records.states()
-    except ModelRefError as error:
-        raise _fail(error) from None
-    finally:
-        store.close()
-    database = store.describe()
     log = logging.getLogger("modelref")
-    counts = ", ".join(f"{c.value} {states[c].count}" for c in Category if c in states and states[c].count) or "none"
     log.info(
-        "modelref %s on http://%s:%d (docs: http://%s:%d/api/docs): canonical format %s, database %s, "
-        "seed source %s, %d worker%s, access log %s",
+        "modelref %s on http://%s:%d (docs: http://%s:%d/api/docs): canonical format %s, %s, %d worker%s, "
+        "access log %s",
         settings.replicate_mode.value,
         host,
         port,
         host,
         port,
         settings.canonical_format.value,
-        database,
-        settings.seed_source,
+        source,
         workers,
         "" if workers == 1 else "s",
         "on" if access_log else "off",
     )
     log.info("records: %s", counts)
     queue = settings.pending_queue
-    if not queue.requestor_ids and not queue.approver_ids:
+    if not settings.deployment.writable:
+        pass  # a REPLICA takes no writes: nobody to allow
+    elif not queue.requestor_ids and not queue.approver_ids:
         log.warning(
             "writes are disabled: no requestors or approvers (set HORDE_MODEL_REFERENCE_PENDING_QUEUE__REQUESTOR_IDS "
             "and __APPROVER_IDS to AI-Horde user ids)"
@@ -305,6 +331,7 @@ def serve(
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     app()
 
 

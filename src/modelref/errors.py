@@ -21,6 +21,12 @@ class NotFound(ModelRefError):
     code = "not_found"
 
 
+class EmptyCategory(NotFound):
+    """The category exists and holds no records (the service answers 404, as the seeds say)."""
+
+    code = "category_empty"
+
+
 class AlreadyExists(ModelRefError):
     code = "already_exists"
 
@@ -116,6 +122,12 @@ class Unavailable(ModelRefError):
         """Seconds after which a retry may succeed (sent as ``Retry-After``), when known."""
 
 
+class NotReplicated(Unavailable):
+    """A REPLICA has not received this category from any source yet."""
+
+    code = "not_replicated"
+
+
 class ExportFailed(ModelRefError):
     code = "export_failed"
 
@@ -129,3 +141,14 @@ class IncompleteApply(ModelRefError):
         self.cause = cause
         self.outcome = outcome
         self.code = cause.code
+
+
+def error_class(code: str) -> type[ModelRefError] | None:
+    """The class whose ``code`` is *code* (how a client maps an ``X-Error-Code`` back), or None."""
+    pending: list[type[ModelRefError]] = [ModelRefError]
+    while pending:
+        kind = pending.pop()
+        if kind.code == code:
+            return kind
+        pending.extend(kind.__subclasses__())
+    return None

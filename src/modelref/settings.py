@@ -9,6 +9,7 @@ import platformdirs
 from pydantic import AliasChoices, BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from modelref.client.mirror import Origins
 from modelref.client.sources import GITHUB, GithubLayout
 from modelref.domain.deployment import Deployment, ReplicateMode
 from modelref.domain.formats import Format
@@ -55,7 +56,15 @@ class Settings(BaseSettings):
     canonical_format: Format = Format.V2
     """Which API version accepts writes on a PRIMARY."""
     primary_api_url: str = "https://models.aihorde.net/api"
-    """The PRIMARY a REPLICA reads from (note the ``/api``)."""
+    """The PRIMARY a REPLICA reads from (note the ``/api``); empty: the GitHub files only."""
+    primary_api_timeout: float = Field(default=10.0, gt=0, le=300)
+    """Seconds a REPLICA waits for each request to its sources."""
+    cache_ttl_seconds: float = Field(default=60.0, ge=1, le=86_400)
+    """How often a REPLICA asks its PRIMARY for changes (one conditional request when nothing changed)."""
+    startup_wait: float = Field(default=30.0, ge=0, le=3_600)
+    """How long a REPLICA with no copy on disk keeps trying its sources at start before it gives up."""
+    enable_github_fallback: bool = True
+    """Whether a REPLICA falls back to the legacy GitHub files when its PRIMARY does not answer."""
     ai_horde_url: str = Field(
         default="https://aihorde.net/api/",
         validation_alias=AliasChoices("AI_HORDE_URL", "HORDE_MODEL_REFERENCE_AI_HORDE_URL"),
@@ -86,6 +95,20 @@ class Settings(BaseSettings):
     @property
     def deployment(self) -> Deployment:
         return Deployment(self.replicate_mode, self.canonical_format)
+
+    @property
+    def origins(self) -> Origins:
+        """Where a REPLICA fetches from."""
+        return Origins(
+            primary_url=self.primary_api_url.rstrip("/") or None,
+            github=self.github if self.enable_github_fallback else None,
+            timeout=self.primary_api_timeout,
+        )
+
+    @property
+    def replica_cache(self) -> Path:
+        """Where a REPLICA keeps its last good copy."""
+        return self.data_dir / "replica"
 
     @property
     def database(self) -> str:

@@ -187,6 +187,7 @@ async def test_pending_beta_models_are_for_approvers(writer: httpx.AsyncClient) 
 SAMPLES = {
     "/model_references/v2/model_categories": [""],
     "/model_references/v1/model_categories": [""],
+    "/model_references/v2/metadata/last_updated": [""],
     "/model_references/v2/search": ["?name_contains=llama&limit=5", "?nsfw=true&sort_by=name&sort_desc=true"],
     "/model_references/v2/{category}/search": ["image_generation?baseline=flux_1&limit=3", "clip?tags_none=x"],
     "/model_references/v2/{category}/model/{name:rest}": [

@@ -160,16 +160,18 @@ def test_path_and_body_name_mismatch_is_refused_before_the_caller(images: Store)
     assert queued_changes(images) == []
 
 
-def test_replica_refuses_after_the_caller_is_asked(images: Store) -> None:
+def test_replica_refuses_before_the_caller_is_asked(images: Store) -> None:
     caller = requestor()
     with pytest.raises(NotWritable, match="REPLICA mode"):
         proposals(images, REPLICA).propose(create(IMAGE, image_record("New")), caller)
     with pytest.raises(NotWritable, match="REPLICA mode"):
         proposals(images, REPLICA).propose(delete(IMAGE, "Old"), caller)
-    assert len(caller.asked) == 2
-    # A refused key wins over the guard: the key is resolved first.
-    with pytest.raises(Unauthorized):
+    assert caller.asked == []  # a write to a REPLICA costs no AI-Horde call
+    with pytest.raises(NotWritable, match="REPLICA mode"):
         proposals(images, REPLICA).propose(create(IMAGE, image_record("New")), RefusingCaller())
+    # The body is still checked first (422 before 503).
+    with pytest.raises(InvalidRecord):
+        proposals(images, REPLICA).propose(create(IMAGE, {"name": "x"}), caller)
     assert queued_changes(images) == []
 
 

@@ -36,13 +36,6 @@ class Deployment:
     def writable(self) -> bool:
         return self.mode is ReplicateMode.PRIMARY
 
-    def require_startable(self) -> None:
-        """This version serves a PRIMARY only (REPLICA mode comes with the library's PRIMARY client)."""
-        if not self.writable:
-            raise NotServed(
-                "REPLICA mode is not available yet: run as PRIMARY (unset HORDE_MODEL_REFERENCE_REPLICATE_MODE)"
-            )
-
     def require_primary(self) -> None:
         """G-PRIMARY: only a PRIMARY changes data."""
         if not self.writable:

@@ -41,9 +41,36 @@ class AIHordeStatus(BaseModel):
     seconds_until_retry: float | None
 
 
+class ReplicaCategoryStatus(BaseModel):
+    source: str
+    """Where the copy served came from: ``primary``, ``primary-v1``, ``github`` or ``disk``."""
+    age_seconds: float
+    """Seconds since a source last confirmed it."""
+    records: int
+
+
+class ReplicaStatus(BaseModel):
+    """How a REPLICA stands with its sources."""
+
+    primary_api_url: str | None
+    source: str
+    """The source in use: the one serving every category, or the weakest of them (``disk`` when any
+    category is served from the copy on disk); ``none`` before anything arrived."""
+    data_age_seconds: float | None
+    """Seconds since the oldest category was last confirmed by a source."""
+    last_poll_age_seconds: float | None
+    last_error: str | None
+    last_error_age_seconds: float | None
+    missing: list[Category]
+    """Categories not received yet (their reads answer 503)."""
+    categories: dict[Category, ReplicaCategoryStatus]
+
+
 class HeartbeatResponse(BaseModel):
     status: Literal["ok"] = "ok"
     ai_horde: AIHordeStatus
+    replica: ReplicaStatus | None = None
+    """Only on a REPLICA."""
 
 
 class UserRolesResponse(BaseModel):

@@ -36,7 +36,11 @@ class CategoryState:
 
 @dataclass(frozen=True, slots=True)
 class CategoryData:
-    """A category read in one consistent snapshot (``state`` None: the category was never written)."""
+    """A category read in one consistent snapshot (``state`` None: the category was never written).
+
+    ``received`` False: a REPLICA has not received the category from any source yet (it is not empty,
+    it is unknown)."""
 
     state: CategoryState | None
     records: list[StoredRecord] = field(default_factory=list)
+    received: bool = True

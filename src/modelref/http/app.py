@@ -16,12 +16,15 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi_offline import FastAPIOffline
 
+from modelref.client.cache import DiskCache
+from modelref.client.mirror import Mirror
+from modelref.client.replica import Replica
 from modelref.client.sources import seed_reader
 from modelref.domain.formats import Format
 from modelref.http import errors, meta, openapi, search, stats, v1, v2, writes
 from modelref.http import review as review_routes
 from modelref.http.deps import Services, services_of
-from modelref.http.encoding import encode
+from modelref.http.encoding import Blob, encode
 from modelref.http.fastpath import ModelRefApp
 from modelref.services.apply import Applier
 from modelref.services.auth import Auth
@@ -48,8 +51,23 @@ SERVERS = [
 ]
 
 
-def _start(settings: Settings, freeze: bool) -> Services:
-    settings.deployment.require_startable()
+def open_replica(settings: Settings) -> Replica:
+    """A REPLICA's source: its PRIMARY and fallbacks, its copy on disk, its poll interval."""
+    return Replica(Mirror(settings.origins, DiskCache(settings.replica_cache)), settings.cache_ttl_seconds)
+
+
+def _open_source(settings: Settings) -> tuple[Catalog[Blob], Store | None, Replica | None]:
+    """The catalog over the PRIMARY's database, or over a REPLICA's sources (no database)."""
+    if not settings.deployment.writable:
+        replica = open_replica(settings)
+        try:
+            replica.start(wait=settings.startup_wait)
+            catalog = Catalog(replica, encode)
+            catalog.refresh()
+        except BaseException:
+            replica.close()
+            raise
+        return catalog, None, replica
     store = Store(settings.database)
     try:
         prepare_store(store, settings.seed_source, seed_reader(settings.seed_source, settings.github))
@@ -58,6 +76,11 @@ def _start(settings: Settings, freeze: bool) -> Services:
     except BaseException:
         store.close()
         raise
+    return catalog, store, None
+
+
+def _start(settings: Settings, freeze: bool) -> Services:
+    catalog, store, replica = _open_source(settings)
     if freeze:
         # What exists now lives as long as the process: keep the collector from walking it again and again.
         gc.collect()
@@ -78,6 +101,7 @@ def _start(settings: Settings, freeze: bool) -> Services:
         applier=Applier(store, deployment, catalog.refresh, hold=catalog.deferred),
         auth=Auth(horde, queue.requestor_ids, queue.approver_ids),
         breaker=breaker,
+        replica=replica,
     )
 
 
@@ -87,7 +111,7 @@ def _stop(services: Services | None) -> None:
     services.auth.horde.close()
     services.catalog.stop()
     source = services.catalog.source
-    if isinstance(source, Store):
+    if isinstance(source, Store | Replica):
         source.close()
 
 

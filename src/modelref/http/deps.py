@@ -13,6 +13,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from starlette.datastructures import State
 
+from modelref.client.replica import Replica
 from modelref.domain.deployment import Deployment
 from modelref.errors import Unavailable
 from modelref.http.encoding import Blob
@@ -37,6 +38,8 @@ class Services:
     applier: Applier
     auth: Auth
     breaker: CircuitBreaker
+    replica: Replica | None = None
+    """The REPLICA's sources (None on a PRIMARY)."""
 
 
 def services_of(state: State) -> Services | None:

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import functools
 import gzip
-import hashlib
 from email.utils import formatdate, parsedate_to_datetime
 
 import brotli
+
+from modelref.domain.tags import content_tag
 
 COMPRESS_MIN_BYTES = 1024
 """Smaller bodies are sent as they are: compressing them saves less than it costs."""
@@ -53,7 +54,7 @@ class Blob:
 
 def encode(body: bytes) -> Blob:
     """A body ready to serve: tagged by its content, compressed now when it is large enough to gain."""
-    etag = hashlib.blake2b(body, digest_size=12).hexdigest()
+    etag = content_tag(body)
     encodings = {e: _compress(body, e) for e in _SUFFIX} if len(body) >= COMPRESS_MIN_BYTES else {}
     return Blob(body, etag, encodings)
 

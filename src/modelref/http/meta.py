@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 
 from modelref.domain.categories import Category
 from modelref.domain.formats import Format
@@ -15,7 +15,9 @@ from modelref.domain.info import (
     HeartbeatResponse,
     LastUpdatedResponse,
 )
+from modelref.http import passthrough
 from modelref.http.deps import DeploymentDep, ReadsDep, services_of
+from modelref.http.passthrough import respond
 from modelref.http.routing import api_router
 from modelref.http.schemas import errors
 
@@ -29,22 +31,23 @@ async def root() -> ContainsMessage:
     )
 
 
-@service.get("/heartbeat", operation_id="heartbeat_heartbeat_get")
+@service.get("/heartbeat", operation_id="heartbeat_heartbeat_get", response_model_exclude_unset=True)
 async def heartbeat(request: Request) -> HeartbeatResponse:
-    """Service health and the state of the AI-Horde connection. Never fails (not even while starting)."""
+    """Service health and the state of the AI-Horde connection; on a REPLICA also the source in use, the
+    age of its data and the last error (``replica``). Never fails (not even while starting)."""
     services = services_of(request.app.state)
     state = services.breaker.state() if services is not None else None
     if state is None:
-        return HeartbeatResponse(
-            ai_horde=AIHordeStatus(degraded=False, consecutive_failures=0, seconds_until_retry=None)
-        )
-    return HeartbeatResponse(
-        ai_horde=AIHordeStatus(
+        ai_horde = AIHordeStatus(degraded=False, consecutive_failures=0, seconds_until_retry=None)
+    else:
+        ai_horde = AIHordeStatus(
             degraded=state.degraded,
             consecutive_failures=state.consecutive_failures,
             seconds_until_retry=state.seconds_until_retry,
-        ),
-    )
+        )
+    if services is not None and services.replica is not None:
+        return HeartbeatResponse(status="ok", ai_horde=ai_horde, replica=services.replica.status())
+    return HeartbeatResponse(status="ok", ai_horde=ai_horde)
 
 
 @service.get("/replicate_mode", operation_id="replicate_mode_replicate_mode_get")
@@ -60,10 +63,11 @@ def metadata_router(api: Format) -> APIRouter:
         f"/model_references/{api.api_prefix}/metadata", [api.api_prefix, "metadata"], responses=errors(503)
     )
 
-    @router.get("/last_updated", operation_id=f"read_{ids}_last_updated")
-    async def last_updated(reads: ReadsDep) -> LastUpdatedResponse:
-        """The latest change over all categories (REPLICAs poll this)."""
-        return reads.last_updated(api)
+    @router.get("/last_updated", operation_id=f"read_{ids}_last_updated", response_model=LastUpdatedResponse)
+    async def last_updated(request: Request, reads: ReadsDep) -> Response:
+        """The latest change over all categories. REPLICAs poll this: its ETag is the tag of every
+        category's content, so a poll with the tag of what a REPLICA holds answers 304 when nothing differs."""
+        return respond(request, passthrough.poll(reads, api))
 
     @router.get("/metadata", operation_id=f"read_all_{ids}_metadata")
     async def all_metadata(reads: ReadsDep) -> dict[Category, CategoryMetadata]:

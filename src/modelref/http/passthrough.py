@@ -17,6 +17,7 @@ from fastapi import Request, Response
 from pydantic import BaseModel, ConfigDict
 
 from modelref.domain.categories import Category
+from modelref.domain.formats import Format
 from modelref.domain.query import CrossSearchParams, SearchParams
 from modelref.http.encoding import Blob, encode, render
 from modelref.http.routing import known_category, legacy_category, searchable_category
@@ -38,6 +39,11 @@ def v2_record(reads: Reads[Blob], category: Category, name: str) -> Body[Blob]:
 
 def v2_search(reads: Reads[Blob], category: Category | None, params: CrossSearchParams) -> Body[Blob]:
     answer = reads.search(category, params.to_query())
+    return Body(Blob(answer.body, answer.etag), None)
+
+
+def poll(reads: Reads[Blob], api: Format) -> Body[Blob]:
+    answer = reads.poll(api)
     return Body(Blob(answer.body, answer.etag), None)
 
 
@@ -84,6 +90,7 @@ class Read:
 TABLE: tuple[Read, ...] = (
     Read(f"{V2}/model_categories", lambda reads, _, __: CATEGORY_NAMES),
     Read(f"{V1}/model_categories", lambda reads, _, __: CATEGORY_NAMES),
+    Read(f"{V2}/metadata/last_updated", lambda reads, _, __: poll(reads, Format.V2)),
     Read(f"{V2}/search", lambda reads, _, q: v2_search(reads, None, CrossSearchParams.model_validate(q)), True),
     Read(
         f"{V2}/{{category}}/search",

@@ -42,6 +42,7 @@ from modelref.errors import (
 )
 from modelref.services.auth import Caller
 from modelref.services.history import queue_event
+from modelref.services.primary import OnPrimary
 from modelref.storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -62,10 +63,10 @@ class _Run:
     split: BatchSplit = field(default_factory=BatchSplit)
 
 
-class Applier:
+class Applier(OnPrimary):
     def __init__(
         self,
-        store: Store,
+        store: Store | None,
         deployment: Deployment,
         on_applied: Callable[[set[Category]], object],
         *,
@@ -74,7 +75,7 @@ class Applier:
     ) -> None:
         """*on_applied* refreshes the read model after a request; *hold* keeps other refreshes waiting
         while one request applies a burst of changes."""
-        self.store = store
+        super().__init__(store)
         self.deployment = deployment
         self.on_applied = on_applied
         self.hold = hold

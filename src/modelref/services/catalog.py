@@ -10,7 +10,6 @@ here, when a snapshot is built.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import threading
 import time
@@ -30,6 +29,7 @@ from modelref.domain.records import parse_record
 from modelref.domain.render import legacy_file
 from modelref.domain.statistics import CategoryStatistics, compute_statistics, group_text_documents
 from modelref.domain.stored import CategoryData, CategoryState
+from modelref.domain.tags import content_tag
 from modelref.errors import InvalidRecord, ModelRefError
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ class Snapshot(Generic[B]):
     category: Category
     version: int
     fingerprint: str
-    """A hash of the category's content (its v2 document): equal in every process that holds it."""
+    """The content tag of the category's v2 body (its ETag): equal in every process that holds it."""
     state: CategoryState | None
     hits: list[Hit]
     index: SearchIndex
@@ -64,6 +64,8 @@ class Snapshot(Generic[B]):
     v2: B
     v1: B | None
     encode: Callable[[bytes], B]
+    received: bool = True
+    """False on a REPLICA that has not received the category yet (reads answer 503, not 404)."""
     _v1_groups: B | None = None
     _statistics: dict[bool, CategoryStatistics] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -117,7 +119,7 @@ def build_snapshot(category: Category, data: CategoryData, encode: Callable[[byt
     return Snapshot(
         category=category,
         version=data.state.version if data.state else 0,
-        fingerprint=hashlib.blake2b(v2, digest_size=12).hexdigest(),
+        fingerprint=content_tag(v2),
         state=data.state,
         hits=hits,
         index=SearchIndex(hits),
@@ -125,6 +127,7 @@ def build_snapshot(category: Category, data: CategoryData, encode: Callable[[byt
         v2=encode(v2),
         v1=v1,
         encode=encode,
+        received=data.received,
     )
 
 

@@ -29,6 +29,7 @@ from modelref.domain.changes import User
 from modelref.domain.deployment import Deployment
 from modelref.domain.formats import Format
 from modelref.services.auth import Caller
+from modelref.services.primary import OnPrimary
 from modelref.storage.store import Store
 
 
@@ -45,9 +46,9 @@ def queue_event(action: str, user: User, subject: int | str, domain: Format, now
     )
 
 
-class History:
-    def __init__(self, store: Store, deployment: Deployment, clock: Callable[[], float] = time.time) -> None:
-        self.store = store
+class History(OnPrimary):
+    def __init__(self, store: Store | None, deployment: Deployment, clock: Callable[[], float] = time.time) -> None:
+        super().__init__(store)
         self.deployment = deployment
         self.clock = clock
 

@@ -23,6 +23,7 @@ from modelref.domain.writes import check_name, check_text_name, validate_legacy_
 from modelref.errors import AlreadyExists, NameMismatch, NotFound, QuotaExceeded
 from modelref.services.auth import Caller
 from modelref.services.history import queue_event
+from modelref.services.primary import OnPrimary
 from modelref.storage.store import Store
 
 DEFAULT_MAX_PENDING = 500
@@ -42,16 +43,16 @@ class Proposal:
     path_name: str | None = None
 
 
-class Proposals:
+class Proposals(OnPrimary):
     def __init__(
         self,
-        store: Store,
+        store: Store | None,
         deployment: Deployment,
         *,
         max_pending: int = DEFAULT_MAX_PENDING,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.store = store
+        super().__init__(store)
         self.deployment = deployment
         self.max_pending = max_pending
         self.clock = clock
@@ -65,12 +66,13 @@ class Proposals:
         return self._v2_write(proposal, caller)
 
     def _v2_write(self, proposal: Proposal, caller: Caller) -> PendingChangeRecord:
-        """422 body → 400 path/body name → key and role → 503 guards → name rules (422, text backend prefix
-        400) → 404/409 → queued."""
+        """422 body → 400 path/body name → 503 on a REPLICA → key and role → 503 guards → name rules (422,
+        text backend prefix 400) → 404/409 → queued."""
         category = proposal.category
         record = validate_write(category, proposal.body)
         if proposal.path_name is not None and record.name != proposal.path_name:
             raise NameMismatch("Model name in the path must match the payload when queuing updates.")
+        self.deployment.require_primary()  # a REPLICA answers before the key costs an AI-Horde call
         user = caller.user()
         self.deployment.require_writes(Format.V2, category)
         check_name(record.name)
@@ -81,8 +83,9 @@ class Proposals:
         return self._enqueue(user, proposal, record.name, payload, {"route": proposal.route})
 
     def _v2_delete(self, proposal: Proposal, caller: Caller) -> PendingChangeRecord:
-        """Key and role → 503 guards → name rules → 404 → queued, with the record as it is now."""
+        """503 on a REPLICA → key and role → 503 guards → name rules → 404 → queued, with the record as it is now."""
         category, name = proposal.category, proposal.path_name or ""
+        self.deployment.require_primary()
         user = caller.user()
         self.deployment.require_writes(Format.V2, category)
         check_name(name)

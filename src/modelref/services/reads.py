@@ -20,7 +20,8 @@ from modelref.domain.info import CategoryLastUpdatedResponse, CategoryMetadata, 
 from modelref.domain.inputs import shown
 from modelref.domain.query import SearchIndex, SearchQuery
 from modelref.domain.statistics import CategoryStatistics
-from modelref.errors import NotFound
+from modelref.domain.tags import catalog_tag
+from modelref.errors import EmptyCategory, NotFound, NotReplicated
 from modelref.services.catalog import B, Catalog, Snapshot
 
 
@@ -33,8 +34,9 @@ class Body(Generic[B]):
 
 
 @dataclass(frozen=True, slots=True)
-class SearchAnswer:
-    """A search's answer, made per request: the body and a tag that changes when the answer can."""
+class Answer:
+    """An answer made per request (a search, the poll of ``metadata/last_updated``): the body and a tag
+    that changes when the answer can."""
 
     body: bytes
     etag: str
@@ -58,14 +60,24 @@ class Reads(Generic[B]):
             across = self._across = (snapshots, SearchIndex(hits))
         return across[1]
 
-    def v2_category(self, category: Category) -> Body[B]:
+    def _snapshot(self, category: Category) -> Snapshot[B]:
+        """The category's snapshot; NotReplicated (503) on a REPLICA that has not received it yet."""
         snapshot = self.catalog.get(category)
+        if not snapshot.received:
+            raise NotReplicated(
+                f"Model category '{category.value}' has not been received from the PRIMARY yet; try again shortly.",
+                retry_after=5,
+            )
+        return snapshot
+
+    def v2_category(self, category: Category) -> Body[B]:
+        snapshot = self._snapshot(category)
         if not snapshot.hits:
-            raise NotFound(f"Model category '{category.value}' not found")
+            raise EmptyCategory(f"Model category '{category.value}' not found")
         return Body(snapshot.v2, snapshot.last_updated)
 
     def v2_record(self, category: Category, key: str) -> Body[B]:
-        snapshot = self.catalog.get(category)
+        snapshot = self._snapshot(category)
         found = snapshot.records.get(key)
         if found is None:
             raise NotFound(f"Model '{shown(key)}' not found in category '{category.value}'")
@@ -73,26 +85,30 @@ class Reads(Generic[B]):
 
     def v1_category(self, category: Category) -> Body[B]:
         """The legacy document of a category; lora and ti are always ``{}`` (managed elsewhere)."""
-        snapshot = self.catalog.get(category)
+        snapshot = self._snapshot(category)
         if CATEGORY_INFO[category].managed_elsewhere:
             return Body(self._empty, snapshot.last_updated)
-        if snapshot.v1 is None or not snapshot.hits:
+        if snapshot.v1 is None:
             raise NotFound(f"Model category '{category.value}' not found or is empty")
+        if not snapshot.hits:
+            raise EmptyCategory(f"Model category '{category.value}' not found or is empty")
         return Body(snapshot.v1, snapshot.last_updated)
 
     def v1_text(self, include_group: bool, *, build: bool = True) -> Body[B] | None:
         """The db.json document, with group summaries when asked (None: not built yet and *build* False)."""
-        snapshot = self.catalog.get(Category.TEXT_GENERATION)
+        snapshot = self._snapshot(Category.TEXT_GENERATION)
         if snapshot.v1 is None or not snapshot.hits:
-            raise NotFound("Text generation models not found or empty")
+            raise EmptyCategory("Text generation models not found or empty")
         if not include_group:
             return Body(snapshot.v1, snapshot.last_updated)
         grouped = snapshot.v1_with_groups(build=build)
         return None if grouped is None else Body(grouped, snapshot.last_updated)
 
-    def search(self, category: Category | None, query: SearchQuery) -> SearchAnswer:
+    def search(self, category: Category | None, query: SearchQuery) -> Answer:
         """The SearchResponse for one category (or all when *category* is None)."""
         snapshots = self.catalog.snapshots  # one set for the whole answer: a refresh may swap in another
+        for wanted in SEARCH_ORDER if category is None else (category,):
+            self._snapshot(wanted)  # never a partial answer from a REPLICA still catching up
         if category is None:
             contents = tuple(snapshots[c].fingerprint for c in SEARCH_ORDER)
             page = self._index_across(snapshots).search(query, None)
@@ -106,7 +122,7 @@ class Reads(Generic[B]):
         # The answer is a pure function of the query and the categories' contents: tag it by those instead
         # of hashing the (large) body; every process holding the same data gives the same tag.
         etag = hashlib.blake2b(repr((category, contents, query)).encode(), digest_size=12).hexdigest()
-        return SearchAnswer(b'{"results":[' + results + b"]," + tail[1:], etag)
+        return Answer(b'{"results":[' + results + b"]," + tail[1:], etag)
 
     def metadata(self, api: Format, category: Category) -> CategoryMetadata:
         """A category's metadata, served under the canonical API of a PRIMARY (decision 6)."""
@@ -129,11 +145,18 @@ class Reads(Generic[B]):
         stamps = [s.last_updated for s in self.catalog.snapshots.values() if s.last_updated is not None]
         return LastUpdatedResponse(last_updated=int(max(stamps)) if stamps else None)
 
+    def poll(self, api: Format) -> Answer:
+        """``metadata/last_updated`` tagged by the catalog's content: a REPLICA that sends the tag of what it
+        holds (``catalog_tag`` of its categories' v2 tags) as If-None-Match gets a 304 when nothing differs."""
+        body = orjson.dumps(self.last_updated(api).model_dump())
+        snapshots = self.catalog.snapshots
+        return Answer(body, catalog_tag(snapshots[c].fingerprint for c in Category if c in snapshots))
+
     def category_last_updated(self, api: Format, category: Category) -> CategoryLastUpdatedResponse:
         return CategoryLastUpdatedResponse(category=category, last_updated=self.metadata(api, category).last_updated)
 
     def statistics(self, category: Category, grouped: bool, limit: int | None, offset: int) -> CategoryStatistics:
-        snapshot = self.catalog.get(category)
+        snapshot = self._snapshot(category)
         if not snapshot.hits:
             raise NotFound(f"Category '{category.value}' not found or has no models")
         stats = snapshot.statistics(grouped and category is Category.TEXT_GENERATION)

@@ -30,13 +30,14 @@ from modelref.domain.records import RecordBase
 from modelref.errors import InvalidTransition, ModelRefError, NotFound
 from modelref.services.auth import Caller
 from modelref.services.history import queue_event
+from modelref.services.primary import OnPrimary
 from modelref.storage.queue import QueueTable
 from modelref.storage.store import Store
 
 
-class Review:
-    def __init__(self, store: Store, deployment: Deployment, clock: Callable[[], float] = time.time) -> None:
-        self.store = store
+class Review(OnPrimary):
+    def __init__(self, store: Store | None, deployment: Deployment, clock: Callable[[], float] = time.time) -> None:
+        super().__init__(store)
         self.deployment = deployment
         self.clock = clock
 

@@ -1,0 +1,96 @@
+"""The last good copy of each category on disk: written atomically, shared safely by several processes.
+
+One file per category, ``{category}.json``: the source's facts and the v2 documents, replaced whole by
+a rename (a reader sees the old file or the new one, never a part). The file's modification time is
+when a source last confirmed the copy, so a process can tell whether a copy another process fetched is
+still fresh.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from modelref.client.remote import Copy, Source
+from modelref.domain.categories import Category
+from modelref.errors import InvalidRecord
+
+log = logging.getLogger(__name__)
+
+FORMAT = 1
+"""The layout of a cache file; a file of another layout is ignored (and replaced on the next fetch)."""
+
+
+class DiskCache:
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def path(self, category: Category) -> Path:
+        return self.directory / f"{category.value}.json"
+
+    def age(self, category: Category) -> float | None:
+        """Seconds since a source last confirmed the copy on disk (None: there is none)."""
+        try:
+            return max(0.0, time.time() - self.path(category).stat().st_mtime)
+        except OSError:
+            return None
+
+    def read(self, category: Category) -> Copy | None:
+        """The copy on disk, or None when there is none or it cannot be read (said in the log)."""
+        path = self.path(category)
+        try:
+            data = orjson.loads(path.read_bytes())
+            if data.get("format") != FORMAT or data.get("category") != category.value:
+                return None
+            return Copy.of(
+                category,
+                data["documents"],
+                Source(data["source"]),
+                source_tag=data.get("source_tag"),
+                last_updated=data.get("last_updated"),
+            )
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, InvalidRecord) as error:
+            log.warning("%s: the copy on disk cannot be used (%s); it will be replaced", path, error)
+            return None
+
+    def write(self, copy: Copy) -> None:
+        """Replace the category's file with *copy* (temporary file, fsync, rename). Never raises: a cache
+        that cannot be written is said in the log, and the copy in memory is still served."""
+        document: dict[str, Any] = {
+            "format": FORMAT,
+            "category": copy.category.value,
+            "source": copy.source.value,
+            "source_tag": copy.source_tag,
+            "last_updated": copy.last_updated,
+            "documents": copy.documents,
+        }
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            handle, temporary = tempfile.mkstemp(dir=self.directory, prefix=f".{copy.category.value}.", suffix=".tmp")
+            try:
+                with os.fdopen(handle, "wb") as file:
+                    file.write(orjson.dumps(document))
+                    file.flush()
+                    os.fsync(file.fileno())
+                os.chmod(temporary, 0o644)  # other processes (of other users too) share the copy
+                os.replace(temporary, self.path(copy.category))
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(temporary)
+                raise
+        except OSError as error:
+            log.warning("%s: cannot write the copy on disk (%s)", self.path(copy.category), error.strerror)
+
+    def confirm(self, category: Category) -> None:
+        """Mark the copy on disk as just confirmed by its source."""
+        with contextlib.suppress(OSError):
+            os.utime(self.path(category))

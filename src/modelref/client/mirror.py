@@ -1,0 +1,306 @@
+"""The last good copy of every category, kept in step with its sources; shared by the library and REPLICAs.
+
+Sources are tried in order — the PRIMARY's v2 API (conditional), its v1 API, the legacy GitHub files —
+and then the copy on disk. A category is replaced only by a complete, valid copy, and a copy with
+records is replaced by an empty one, or by one with less than half its records, only when two
+consecutive fetches agree (a PRIMARY that suddenly answers empty must not make workers drop models).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+
+import httpx
+
+from modelref.client import remote
+from modelref.client.cache import DiskCache
+from modelref.client.remote import NOT_MODIFIED, Copy, Source, SourceFailed
+from modelref.client.sources import GithubLayout
+from modelref.domain.categories import Category
+from modelref.domain.tags import catalog_tag
+from modelref.errors import ModelRefError, Unavailable
+
+log = logging.getLogger(__name__)
+
+USER_AGENT = "modelref-client"
+
+
+@dataclass(frozen=True, slots=True)
+class Origins:
+    """Where a mirror may fetch from."""
+
+    primary_url: str | None
+    """The PRIMARY's API base (with ``/api``); None: no PRIMARY."""
+    github: GithubLayout | None
+    """The legacy GitHub files; None: no GitHub fallback."""
+    timeout: float = 10.0
+    """Seconds for each request (connect, read, write, pool)."""
+    offline: bool = False
+    """Never fetch: the copy on disk only."""
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    """What a mirror serves for one category, and how it stands with its sources."""
+
+    source: Source
+    """Where the copy served came from (``disk``: no source has answered since this process started)."""
+    age: float
+    """Seconds since a source last confirmed the copy."""
+    count: int
+    last_updated: float | None
+
+
+class Mirror:
+    """Per category the last good copy, the time a source last confirmed it, and the shrink guard."""
+
+    def __init__(self, origins: Origins, cache: DiskCache | None, *, clock: Callable[[], float] = time.time) -> None:
+        self.origins = origins
+        self.cache = cache
+        self.clock = clock
+        self.http = httpx.Client(
+            timeout=httpx.Timeout(origins.timeout), follow_redirects=True, headers={"User-Agent": USER_AGENT}
+        )
+        self._copies: dict[Category, Copy] = {}
+        self._confirmed: dict[Category, float] = {}
+        self._serving: dict[Category, Source] = {}
+        self._suspect: dict[Category, str] = {}
+        self._lock = threading.RLock()
+        self.last_error: str | None = None
+        self.last_error_at: float | None = None
+
+    def close(self) -> None:
+        self.http.close()
+
+    # -- what is held ---------------------------------------------------------------------------------
+
+    def held(self, category: Category) -> Copy | None:
+        return self._copies.get(category)
+
+    @property
+    def copies(self) -> Mapping[Category, Copy]:
+        return self._copies
+
+    def age(self, category: Category) -> float | None:
+        """Seconds since a source last confirmed the held copy (None: nothing held)."""
+        confirmed = self._confirmed.get(category)
+        return None if confirmed is None else max(0.0, self.clock() - confirmed)
+
+    def status(self) -> dict[Category, Status]:
+        return {
+            category: Status(self._serving[category], self.age(category) or 0.0, len(copy.records), copy.last_updated)
+            for category, copy in self._copies.items()
+        }
+
+    # -- getting copies -------------------------------------------------------------------------------
+
+    def current(self, category: Category, max_age: float, wait: float = 0.0) -> Copy:
+        """The category, fetched again when the copy held is older than *max_age* seconds (a fresh copy
+        on disk, written by another process, counts). With nothing held, sources are tried for up to
+        *wait* seconds before Unavailable is raised."""
+        with self._lock:
+            age = self.age(category)
+            if age is not None and age < max_age and category not in self._suspect:
+                return self._copies[category]
+            if self._fresh_on_disk(category, max_age):
+                return self._copies[category]
+            self.update(category, wait=wait)
+            return self._copies[category]
+
+    def load_disk(self, categories: Iterable[Category] = Category) -> list[Category]:
+        """Hold the copy on disk of each category that holds nothing yet; return those loaded."""
+        loaded = []
+        with self._lock:
+            for category in categories:
+                if category in self._copies or self.cache is None:
+                    continue
+                copy = self.cache.read(category)
+                if copy is not None:
+                    self._hold(copy, Source.DISK, self.clock() - (self.cache.age(category) or 0.0))
+                    loaded.append(category)
+        return loaded
+
+    def update(self, category: Category, *, wait: float = 0.0, skip: set[Source] | None = None) -> bool:
+        """Ask the sources for *category*; return whether the copy held changed.
+
+        When every source fails, the copy held (or else the one on disk) is kept; with none at all,
+        sources are tried again for up to *wait* seconds, then Unavailable is raised. An authoritative
+        answer (a 4xx with an ``X-Error-Code``) is raised as its typed error. Sources in *skip* are not
+        asked, and a source that does not answer at all is added to it (a sync asks an unreachable PRIMARY
+        once, not once per category).
+        """
+        skipped: set[Source] = set() if skip is None else skip
+        deadline = self.clock() + wait
+        delay = 0.25
+        with self._lock:
+            while True:
+                failures: list[str] = []
+                changed = self._fetch(category, failures, skipped)
+                if changed is not None:
+                    return changed
+                if category in self._copies:
+                    self._failed(category, failures)
+                    return False
+                if self.load_disk([category]):
+                    self._failed(category, failures)
+                    log.warning("%s: no source answered; serving the copy on disk", category.value)
+                    return True
+                if self.clock() + delay > deadline:
+                    self._failed(category, failures)
+                    where = f" and there is no copy in {self.cache.directory}" if self.cache else ""
+                    raise Unavailable(f"{category.value}: no source answered ({'; '.join(failures)}){where}")
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                skipped.clear()
+
+    def sync(self, categories: Iterable[Category] = Category) -> list[Category]:
+        """Bring every category in step (one conditional poll first when the PRIMARY can answer it);
+        return those that changed. A category whose sources all fail keeps its copy (said in the log)."""
+        wanted = list(categories)
+        with self._lock:
+            if self._poll_says_unchanged():
+                now = self.clock()
+                for category in wanted:
+                    self._confirm(category, now)
+                return []
+            changed = []
+            skip: set[Source] = set()
+            for category in wanted:
+                try:
+                    if self.update(category, skip=skip):
+                        changed.append(category)
+                except ModelRefError as error:
+                    self._failed(category, [error.detail])
+            return changed
+
+    # -- inside ---------------------------------------------------------------------------------------
+
+    def _fresh_on_disk(self, category: Category, max_age: float) -> bool:
+        """Take the copy on disk when a source confirmed it within *max_age* (another process fetched it)."""
+        if self.cache is None:
+            return False
+        disk_age = self.cache.age(category)
+        held_age = self.age(category)
+        if disk_age is None or disk_age >= max_age or (held_age is not None and held_age <= disk_age):
+            return False
+        copy = self.cache.read(category)
+        if copy is None:
+            return False
+        held = self._copies.get(category)
+        if held is not None and held.tag == copy.tag:
+            self._confirm(category, self.clock() - disk_age)
+            return True
+        self._hold(copy, copy.source, self.clock() - disk_age)
+        return True
+
+    def _poll_says_unchanged(self) -> bool:
+        origins = self.origins
+        if origins.offline or origins.primary_url is None or self._suspect:
+            return False
+        copies = self._copies
+        if len(copies) != len(Category) or any(self._serving.get(c) is not Source.PRIMARY for c in Category):
+            return False
+        tag = catalog_tag(copies[c].tag for c in Category)
+        return not remote.poll(self.http, origins.primary_url, tag)
+
+    def _attempts(self, category: Category) -> list[tuple[Source, Callable[[str | None], Copy | str]]]:
+        origins = self.origins
+        if origins.offline:
+            return []
+        attempts: list[tuple[Source, Callable[[str | None], Copy | str]]] = []
+        if origins.primary_url is not None:
+            base = origins.primary_url.rstrip("/")
+            attempts.append((Source.PRIMARY, lambda tag: remote.fetch_v2(self.http, base, category, tag)))
+            if remote.has_legacy_source(category):
+                attempts.append((Source.PRIMARY_V1, lambda tag: remote.fetch_v1(self.http, base, category, tag)))
+        if origins.github is not None and remote.has_legacy_source(category):
+            layout = origins.github
+            attempts.append((Source.GITHUB, lambda tag: remote.fetch_github(self.http, layout, category, tag)))
+        return attempts
+
+    def _fetch(self, category: Category, failures: list[str], skip: set[Source]) -> bool | None:
+        """Try each source in order: whether the copy held changed, or None when no source answered (each
+        failure is added to *failures*)."""
+        held = self._copies.get(category)
+        for source, attempt in self._attempts(category):
+            if source in skip:
+                failures.append(f"{source.value}: did not answer just now")
+                continue
+            tag = held.source_tag if held is not None and held.source is source else None
+            try:
+                answer = attempt(tag)
+            except SourceFailed as error:
+                failures.append(str(error))
+                if error.unreachable:  # the PRIMARY's v1 API is the same server as its v2 API
+                    skip.update((Source.PRIMARY, Source.PRIMARY_V1) if source is Source.PRIMARY else (source,))
+                continue
+            if answer == NOT_MODIFIED:
+                assert held is not None
+                self._suspect.pop(category, None)
+                self._serving[category] = source
+                self._confirm(category, self.clock())
+                return False
+            assert isinstance(answer, Copy)
+            return self._accept(answer, held)
+        if not failures:
+            failures.append("offline" if self.origins.offline else "no source is configured")
+        return None
+
+    def _accept(self, copy: Copy, held: Copy | None) -> bool:
+        """Hold *copy* unless the shrink guard holds it back; return whether the copy held changed."""
+        category = copy.category
+        now = self.clock()
+        if held is not None and held.tag == copy.tag:
+            self._suspect.pop(category, None)
+            if held.source is not copy.source or held.source_tag != copy.source_tag:
+                self._hold(copy, copy.source, now)
+            else:
+                self._serving[category] = copy.source
+                self._confirm(category, now)
+            return False
+        before, after = (len(held.records) if held else 0), len(copy.records)
+        if before and (after == 0 or after * 2 < before):
+            if self._suspect.get(category) != copy.tag:
+                self._suspect[category] = copy.tag
+                log.warning(
+                    "%s: %s answers %d records where %d are held; keeping them until the next fetch agrees",
+                    category.value,
+                    copy.source.value,
+                    after,
+                    before,
+                )
+                return False
+            log.warning(
+                "%s: %s answered %d records (was %d) twice in a row; replacing",
+                category.value,
+                copy.source.value,
+                after,
+                before,
+            )
+        self._suspect.pop(category, None)
+        self._hold(copy, copy.source, now)
+        return True
+
+    def _hold(self, copy: Copy, serving: Source, confirmed: float) -> None:
+        self._copies[copy.category] = copy
+        self._serving[copy.category] = serving
+        self._confirmed[copy.category] = confirmed
+        if serving is not Source.DISK and self.cache is not None:
+            self.cache.write(copy)
+
+    def _confirm(self, category: Category, when: float) -> None:
+        if category in self._copies:
+            self._confirmed[category] = when
+            if self.cache is not None and self._serving.get(category) is not Source.DISK:
+                self.cache.confirm(category)
+
+    def _failed(self, category: Category, failures: list[str]) -> None:
+        message = f"{category.value}: {'; '.join(failures)}"
+        if message != self.last_error:
+            log.warning("%s", message)
+        self.last_error = message
+        self.last_error_at = self.clock()

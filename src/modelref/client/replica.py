@@ -1,0 +1,133 @@
+"""A REPLICA's catalog source: the PRIMARY (and its fallbacks) through a ``Mirror``, polled on an interval.
+
+It has the shape of the service's catalog source (``versions``, ``load``, ``wait_for_change``), so a
+REPLICA builds the same snapshots as the PRIMARY from the same documents: the same bytes and the same
+ETags for the same data.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from modelref.client.mirror import Mirror
+from modelref.client.remote import Source
+from modelref.domain.categories import Category
+from modelref.domain.info import ReplicaCategoryStatus, ReplicaStatus
+from modelref.domain.stored import CategoryData, CategoryState, StoredRecord
+from modelref.errors import Unavailable
+
+log = logging.getLogger(__name__)
+
+
+RANK = (Source.PRIMARY, Source.PRIMARY_V1, Source.GITHUB, Source.DISK)
+"""Sources from the best to the weakest."""
+
+
+class Replica:
+    """Follows the sources through *mirror*, polling every *interval* seconds."""
+
+    backend_name = "replica"
+
+    def __init__(self, mirror: Mirror, interval: float) -> None:
+        self.mirror = mirror
+        self.interval = interval
+        self._versions: dict[Category, int] = {}
+        self._tags: dict[Category, str] = {}
+        self._received_at: dict[Category, float] = {}
+        self._next_poll = 0.0
+        self._last_poll: float | None = None
+        self._lock = threading.Lock()
+
+    def start(self, wait: float) -> None:
+        """Hold every category: from disk at once, then from the sources, trying for up to *wait* seconds.
+        With nothing from anywhere, raise Unavailable (the service does not start)."""
+        loaded = self.mirror.load_disk()
+        if loaded:
+            log.info("starting from the copy on disk (%d categories)", len(loaded))
+        deadline = time.monotonic() + wait
+        delay = 0.5
+        while True:
+            self.poll()
+            missing = [c for c in Category if self.mirror.held(c) is None]
+            if not missing:
+                return
+            if time.monotonic() + delay > deadline:
+                break
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
+        if len(missing) == len(Category):
+            where = self.mirror.origins.primary_url or "the GitHub files"
+            cache = f" and there is no copy in {self.mirror.cache.directory}" if self.mirror.cache else ""
+            raise Unavailable(
+                f"no source answered within {wait:g} s{cache} (last error: {self.mirror.last_error}); "
+                f"check that {where} answers, or HORDE_MODEL_REFERENCE_PRIMARY_API_URL"
+            )
+        log.warning("started without %s: reads of them answer 503 until a source answers", ", ".join(missing))
+
+    def poll(self) -> list[Category]:
+        """Sync with the sources now; return the categories whose content changed."""
+        with self._lock:
+            self.mirror.sync()
+            self._last_poll = time.time()
+            self._next_poll = time.monotonic() + self.interval
+            changed = []
+            for category, copy in self.mirror.copies.items():
+                if self._tags.get(category) != copy.tag:
+                    self._tags[category] = copy.tag
+                    self._versions[category] = self._versions.get(category, 0) + 1
+                    self._received_at[category] = time.time()
+                    changed.append(category)
+            return changed
+
+    # -- the catalog source ---------------------------------------------------------------------------
+
+    def versions(self) -> dict[Category, int]:
+        return dict(self._versions)
+
+    def load(self, category: Category) -> CategoryData:
+        copy = self.mirror.held(category)
+        if copy is None:
+            return CategoryData(state=None, received=False)
+        received = self._received_at.get(category, time.time())
+        state = CategoryState(
+            version=self._versions.get(category, 0),
+            last_updated=copy.last_updated if copy.last_updated is not None else received,
+            initialized_at=received,
+            count=len(copy.documents),
+        )
+        return CategoryData(state, [StoredRecord(name, document) for name, document in copy.documents.items()])
+
+    def wait_for_change(self, timeout: float) -> None:
+        """Sleep until the next poll is due (at most *timeout*), then poll."""
+        remaining = self._next_poll - time.monotonic()
+        if remaining > 0:
+            time.sleep(min(timeout, remaining))
+            return
+        changed = self.poll()
+        if changed:
+            log.info("received %s", ", ".join(c.value for c in changed))
+
+    def status(self) -> ReplicaStatus:
+        """For ``/api/heartbeat``: the source in use, the age of the data, the last error."""
+        now = time.time()
+        held = self.mirror.status()
+        sources = {status.source for status in held.values()}
+        error_at = self.mirror.last_error_at
+        return ReplicaStatus(
+            primary_api_url=self.mirror.origins.primary_url,
+            source=max(sources, key=RANK.index).value if sources else "none",
+            data_age_seconds=round(max(s.age for s in held.values()), 3) if held else None,
+            last_poll_age_seconds=None if self._last_poll is None else round(now - self._last_poll, 3),
+            last_error=self.mirror.last_error,
+            last_error_age_seconds=None if error_at is None else round(now - error_at, 3),
+            missing=[c for c in Category if c not in held],
+            categories={
+                category: ReplicaCategoryStatus(source=s.source.value, age_seconds=round(s.age, 3), records=s.count)
+                for category, s in held.items()
+            },
+        )
+
+    def close(self) -> None:
+        self.mirror.close()
