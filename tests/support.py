@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import functools
 import http.server
 import os
 import re
@@ -20,11 +21,15 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import sqlalchemy as sa
 
+from modelref.client.sources import GithubLayout
 from modelref.domain.audit import AuditEvent
+from modelref.domain.bundle import read_bundle
 from modelref.domain.categories import Category
 from modelref.domain.changes import PendingChangeRecord
+from modelref.domain.tags import catalog_tag, content_tag
 from modelref.domain.textnames import ExtraPart, ExtraPartType, ParsedName
 from modelref.domain.vocab import strip_backend
 from modelref.http.fastpath import ModelRefApp
@@ -207,6 +212,113 @@ class FakeHorde:
 
     def __exit__(self, *exc: object) -> None:
         self._closing.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@functools.cache
+def reference_documents() -> dict[Category, dict[str, dict[str, Any]]]:
+    """The real data as v2 documents per category (every category, empty ones too)."""
+    bundle = read_bundle(reference_files())
+    return {c: {key: record.to_document() for key, record in bundle.categories.get(c, [])} for c in Category}
+
+
+def github_files(base: str) -> tuple[GithubLayout, dict[str, bytes]]:
+    """A GitHub layout under *base* and the real legacy files at its paths (for ``serve_files``)."""
+    layout = GithubLayout(raw_url_template=base + "/{owner}/{name}/refs/heads/{branch}/{file}")
+    files = reference_files()
+    return layout, {url.removeprefix(base): files[name] for name, url in layout.urls().items() if name in files}
+
+
+class FakePrimary:
+    """A PRIMARY on 127.0.0.1 serving v2 categories as modelref does — ETags, 304s, the content-tagged
+    ``metadata/last_updated`` poll, 404 ``category_empty`` — and failing on demand.
+
+    ``mode`` (for category reads): "up"; "garbage" (200, not JSON); "truncated" (200, the first half of the
+    body); "empty" (200 ``{}``); "drop" (the headers and half the body, then the connection closes); "500";
+    "slow" (answers after ``delay`` seconds); "legacy" (as the existing service: no ETags, no poll, 200 ``{}``
+    for an empty category). ``categories`` may be changed at any time. ``seen`` lists (path, status) asked.
+    """
+
+    def __init__(self, categories: dict[Category, dict[str, dict[str, Any]]] | None = None) -> None:
+        self.categories = {c: dict(d) for c, d in (categories or reference_documents()).items()}
+        self.mode = "up"
+        self.delay = 3.0
+        self.seen: list[tuple[str, int]] = []
+        fake = self
+
+        class _Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                status, headers, body = fake._answer(self.path, self.headers.get("If-None-Match"))
+                fake.seen.append((self.path, status))
+                if fake.mode == "slow":
+                    time.sleep(fake.delay)
+                cut = fake.mode in {"truncated", "drop"} and status == 200 and "/metadata/" not in self.path
+                sent = body[: len(body) // 2] if cut else body
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(body) if fake.mode == "drop" else len(sent)))
+                if fake.mode == "drop" and cut:
+                    self.close_connection = True
+                try:
+                    self.end_headers()
+                    self.wfile.write(sent)
+                except ConnectionError:
+                    pass
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
+
+    def body(self, category: Category) -> bytes:
+        documents = self.categories.get(category, {})
+        return b"{" + b",".join(orjson.dumps(k) + b":" + orjson.dumps(d) for k, d in documents.items()) + b"}"
+
+    def _answer(self, path: str, if_none_match: str | None) -> tuple[int, dict[str, str], bytes]:
+        legacy = self.mode == "legacy"
+        route = path.split("?")[0].removeprefix("/api/model_references/v2/")
+        if route == "metadata/last_updated" and not legacy:
+            tag = catalog_tag(content_tag(self.body(c)) for c in Category)
+            if if_none_match == f'"{tag}"':
+                return 304, {"ETag": f'"{tag}"'}, b""
+            return 200, {"ETag": f'"{tag}"'}, b'{"last_updated":1}'
+        if route not in {c.value for c in Category}:
+            return 404, {}, b'{"detail":"Not Found"}'
+        category = Category(route)
+        body = self.body(category)
+        if self.mode == "500":
+            return 500, {}, b"Internal Server Error"
+        if self.mode == "garbage":
+            return 200, {}, b"<html>surprise</html>"
+        if self.mode == "empty" or (legacy and body == b"{}"):
+            return 200, {}, b"{}"
+        if body == b"{}":
+            return 404, {"X-Error-Code": "category_empty"}, b'{"detail":"Model category not found"}'
+        if legacy:
+            return 200, {"Content-Type": "application/json"}, body
+        tag = content_tag(body)
+        if if_none_match == f'"{tag}"':
+            return 304, {"ETag": f'"{tag}"'}, b""
+        return 200, {"ETag": f'"{tag}"', "Last-Modified": "Sun, 29 Nov 2026 10:00:00 GMT"}, body
+
+    def category_reads(self) -> list[tuple[str, int]]:
+        """The (path, status) of every category read so far (the poll left out)."""
+        return [(p, s) for p, s in self.seen if "/metadata/" not in p]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/api"
+
+    def __enter__(self) -> FakePrimary:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
         self.server.shutdown()
         self.server.server_close()
 

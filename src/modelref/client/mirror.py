@@ -161,6 +161,8 @@ class Mirror:
         """Bring every category in step (one conditional poll first when the PRIMARY can answer it);
         return those that changed. A category whose sources all fail keeps its copy (said in the log)."""
         wanted = list(categories)
+        if not wanted:
+            return []
         with self._lock:
             if self._poll_says_unchanged():
                 now = self.clock()

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -171,7 +171,7 @@ class ModelReference:
         """When each category held last changed, as its source says (None: the source does not say)."""
         return {category: copy.last_updated for category, copy in self.mirror.copies.items()}
 
-    def refresh(self, categories: list[Category | str] | None = None) -> list[Category]:
+    def refresh(self, categories: Iterable[Category | str] | None = None) -> list[Category]:
         """Ask the sources for every category (or those given) now; return the ones that changed.
 
         One conditional request tells whether anything changed when every category is held; only the
