@@ -237,13 +237,15 @@ class FakePrimary:
     ``mode`` (for category reads): "up"; "garbage" (200, not JSON); "truncated" (200, the first half of the
     body); "empty" (200 ``{}``); "drop" (the headers and half the body, then the connection closes); "500";
     "slow" (answers after ``delay`` seconds); "legacy" (as the existing service: no ETags, no poll, 200 ``{}``
-    for an empty category). ``categories`` may be changed at any time. ``seen`` lists (path, status) asked.
+    for an empty category). ``failing``: categories that answer 500 whatever the mode. ``categories`` may be
+    changed at any time. ``seen`` lists (path, status) asked.
     """
 
     def __init__(self, categories: dict[Category, dict[str, dict[str, Any]]] | None = None) -> None:
         self.categories = {c: dict(d) for c, d in (categories or reference_documents()).items()}
         self.mode = "up"
         self.delay = 3.0
+        self.failing: set[Category] = set()
         self.seen: list[tuple[str, int]] = []
         fake = self
 
@@ -291,7 +293,7 @@ class FakePrimary:
             return 404, {}, b'{"detail":"Not Found"}'
         category = Category(route)
         body = self.body(category)
-        if self.mode == "500":
+        if self.mode == "500" or category in self.failing:
             return 500, {}, b"Internal Server Error"
         if self.mode == "garbage":
             return 200, {}, b"<html>surprise</html>"

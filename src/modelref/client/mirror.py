@@ -124,7 +124,7 @@ class Mirror:
                     loaded.append(category)
         return loaded
 
-    def update(self, category: Category, *, wait: float = 0.0, skip: set[Source] | None = None) -> bool:
+    def update(self, category: Category, *, wait: float = 0.0, skip: dict[Source, str] | None = None) -> bool:
         """Ask the sources for *category*; return whether the copy held changed.
 
         When every source fails, the copy held (or else the one on disk) is kept; with none at all,
@@ -133,7 +133,7 @@ class Mirror:
         asked, and a source that does not answer at all is added to it (a sync asks an unreachable PRIMARY
         once, not once per category).
         """
-        skipped: set[Source] = set() if skip is None else skip
+        skipped: dict[Source, str] = {} if skip is None else skip
         deadline = self.clock() + wait
         delay = 0.25
         with self._lock:
@@ -170,7 +170,7 @@ class Mirror:
                     self._confirm(category, now)
                 return []
             changed = []
-            skip: set[Source] = set()
+            skip: dict[Source, str] = {}
             for category in wanted:
                 try:
                     if self.update(category, skip=skip):
@@ -224,13 +224,13 @@ class Mirror:
             attempts.append((Source.GITHUB, lambda tag: remote.fetch_github(self.http, layout, category, tag)))
         return attempts
 
-    def _fetch(self, category: Category, failures: list[str], skip: set[Source]) -> bool | None:
+    def _fetch(self, category: Category, failures: list[str], skip: dict[Source, str]) -> bool | None:
         """Try each source in order: whether the copy held changed, or None when no source answered (each
         failure is added to *failures*)."""
         held = self._copies.get(category)
         for source, attempt in self._attempts(category):
             if source in skip:
-                failures.append(f"{source.value}: did not answer just now")
+                failures.append(skip[source])
                 continue
             tag = held.source_tag if held is not None and held.source is source else None
             try:
@@ -238,7 +238,8 @@ class Mirror:
             except SourceFailed as error:
                 failures.append(str(error))
                 if error.unreachable:  # the PRIMARY's v1 API is the same server as its v2 API
-                    skip.update((Source.PRIMARY, Source.PRIMARY_V1) if source is Source.PRIMARY else (source,))
+                    for down in (Source.PRIMARY, Source.PRIMARY_V1) if source is Source.PRIMARY else (source,):
+                        skip[down] = f"{down.value} did not answer ({error})"
                 continue
             if answer == NOT_MODIFIED:
                 assert held is not None

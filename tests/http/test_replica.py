@@ -1,0 +1,213 @@
+"""REPLICA mode: the same reads as the PRIMARY from memory, no writes, and the last good data when the
+sources fail — in process against a fake PRIMARY, and as real processes (a PRIMARY and two REPLICAs)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import anyio
+import httpx
+import pytest
+
+from modelref.domain.categories import Category
+from modelref.domain.tags import content_tag
+from modelref.http.app import create_app
+from tests.support import KEYS as HORDE_USERS
+from tests.support import (
+    REAL_IMAGE,
+    REAL_TEXT,
+    FakeHorde,
+    FakePrimary,
+    make_settings,
+    running,
+    serve,
+)
+
+pytestmark = pytest.mark.anyio
+
+V2 = "/api/model_references/v2"
+DEADLINE = 20.0
+
+
+def replica_settings(data_dir: Path, primary_url: str, horde_url: str = "http://127.0.0.1:9/api/") -> object:
+    return make_settings(
+        data_dir,
+        replicate_mode="REPLICA",
+        primary_api_url=primary_url,
+        enable_github_fallback=False,
+        startup_wait=0,
+        cache_ttl_seconds=1,
+        primary_api_timeout=2,
+        ai_horde_url=horde_url,
+        pending_queue={"requestor_ids": ["1001"], "approver_ids": ["2002"]},
+    )
+
+
+async def replica_client(data_dir: Path, primary_url: str, horde_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    async for client in running(create_app(replica_settings(data_dir, primary_url, horde_url))):  # type: ignore[arg-type]
+        yield client
+
+
+async def test_a_replica_serves_the_primarys_bytes_and_tags(tmp_path: Path) -> None:
+    with FakePrimary() as primary, FakeHorde(HORDE_USERS) as horde:
+        async for client in replica_client(tmp_path, primary.url, horde.url):
+            for category in (Category.IMAGE_GENERATION, Category.TEXT_GENERATION, Category.CLIP):
+                answer = await client.get(f"{V2}/{category.value}", headers={"accept-encoding": "identity"})
+                assert answer.status_code == 200
+                assert answer.content == primary.body(category)
+                assert answer.headers["etag"] == f'"{content_tag(primary.body(category))}"'
+                assert answer.headers["last-modified"] == "Sun, 29 Nov 2026 10:00:00 GMT"
+            assert len((await client.get(f"{V2}/text_generation")).json()) == REAL_TEXT
+            empty = await client.get(f"{V2}/ti")
+            assert (empty.status_code, empty.headers["x-error-code"]) == (404, "category_empty")
+            assert (await client.get("/api/replicate_mode")).json() == {
+                "replicate_mode": "REPLICA",
+                "canonical_format": "v2",
+                "writable": False,
+            }
+            beat = (await client.get("/api/heartbeat")).json()
+            assert beat["replica"]["source"] == "primary"
+            assert beat["replica"]["missing"] == []
+            assert beat["replica"]["categories"]["image_generation"]["records"] == REAL_IMAGE
+
+
+async def test_a_replica_refuses_writes_before_asking_the_ai_horde(tmp_path: Path) -> None:
+    record = {"name": "New", "baseline": "stable_diffusion_xl", "nsfw": False}
+    with FakePrimary() as primary, FakeHorde(HORDE_USERS) as horde:
+        async for client in replica_client(tmp_path, primary.url, horde.url):
+            key = {"apikey": "requestor-key"}
+            missing_key = await client.post(f"{V2}/image_generation", json=record)
+            assert missing_key.status_code == 401
+            bad_body = await client.post(f"{V2}/image_generation", json={"name": 5}, headers=key)
+            assert bad_body.status_code == 422
+            for method, path, body in [
+                ("POST", f"{V2}/image_generation", record),
+                ("PUT", f"{V2}/image_generation/model/New", record),
+                ("DELETE", f"{V2}/image_generation/model/AlbedoBase XL (SDXL)", None),
+                ("POST", "/api/model_references/v1/image_generation", {"New": {"name": "New"}}),
+                ("GET", f"{V2}/pending_queue/changes", None),
+                ("POST", f"{V2}/pending_queue/apply", {"change_ids": [1]}),
+            ]:
+                answer = await client.request(method, path, json=body, headers=key)
+                assert answer.status_code == 503, (method, path, answer.text)
+                assert answer.headers["x-error-code"] in {"not_writable", "not_served"}
+            for path in ("metadata/last_updated", "metadata/metadata", "metadata/image_generation"):
+                assert (await client.get(f"{V2}/{path}")).status_code == 503
+            assert horde.calls == 0
+
+
+async def test_a_category_not_received_yet_is_503_not_404(tmp_path: Path) -> None:
+    with FakePrimary() as primary, FakeHorde(HORDE_USERS) as horde:
+        primary.failing = {Category.CLIP}
+        async for client in replica_client(tmp_path, primary.url, horde.url):
+            answer = await client.get(f"{V2}/clip")
+            assert (answer.status_code, answer.headers["x-error-code"]) == (503, "not_replicated")
+            assert "retry-after" in answer.headers
+            assert (await client.get(f"{V2}/search?name_contains=a")).status_code == 503  # never a partial answer
+            assert (await client.get(f"{V2}/image_generation")).status_code == 200
+            assert (await client.get("/api/heartbeat")).json()["replica"]["missing"] == ["clip"]
+            primary.failing = set()
+            deadline = time.monotonic() + DEADLINE
+            while (await client.get(f"{V2}/clip")).status_code != 200:
+                assert time.monotonic() < deadline, "the REPLICA never received clip"
+                await anyio.sleep(0.2)
+
+
+# -- real processes ----------------------------------------------------------------------------------------
+
+
+def _replica_env(primary: str) -> dict[str, str]:
+    return {
+        "HORDE_MODEL_REFERENCE_REPLICATE_MODE": "REPLICA",
+        "HORDE_MODEL_REFERENCE_PRIMARY_API_URL": f"{primary}/api",
+        "HORDE_MODEL_REFERENCE_ENABLE_GITHUB_FALLBACK": "false",
+        "HORDE_MODEL_REFERENCE_CACHE_TTL_SECONDS": "1",
+        "HORDE_MODEL_REFERENCE_PRIMARY_API_TIMEOUT": "2",
+        "HORDE_MODEL_REFERENCE_STARTUP_WAIT": "0",
+    }
+
+
+def _until(check: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + DEADLINE
+    while not check():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.1)
+
+
+READS = [
+    f"{V2}/image_generation",
+    f"{V2}/text_generation",
+    f"{V2}/clip/model/ViT-L/14",
+    f"{V2}/image_generation/search?baseline=flux_1&sort_by=name",
+    f"{V2}/search?name_contains=llama&limit=5",
+    "/api/model_references/v1/text_generation",
+    "/api/model_references/v1/stable_diffusion",
+    "/api/model_references/v1/text_generation?include_group=true",
+]
+
+
+def _same_answers(primary: str, replica: str) -> None:
+    for path in READS:
+        for encoding in ("identity", "gzip"):
+            a = httpx.get(primary + path, headers={"accept-encoding": encoding}, timeout=10)
+            b = httpx.get(replica + path, headers={"accept-encoding": encoding}, timeout=10)
+            assert (a.status_code, b.status_code) == (200, 200), path
+            assert a.content == b.content, path
+            assert a.headers.get("etag") == b.headers.get("etag"), path
+            assert a.headers.get("last-modified") == b.headers.get("last-modified"), path
+
+
+def _description(base: str) -> str | None:
+    answer = httpx.get(f"{base}{V2}/clip/model/ViT-L/14", timeout=5)
+    return answer.json().get("description") if answer.status_code == 200 else None
+
+
+def test_replicas_follow_the_primary_and_outlive_it(tmp_path: Path) -> None:
+    from modelref.domain.bundle import read_bundle
+    from modelref.services.importer import import_bundle
+    from modelref.storage.store import Store
+    from tests.support import REFERENCE_DATA
+
+    primary_dir, first_dir, second_dir = tmp_path / "primary", tmp_path / "r1", tmp_path / "r2"
+    for folder in (primary_dir, first_dir, second_dir):
+        folder.mkdir()
+    database = f"sqlite:///{primary_dir / 'modelref.sqlite3'}"
+
+    def change(text: str) -> None:
+        bundle = read_bundle({"clip.json": (REFERENCE_DATA / "legacy-image" / "clip.json").read_bytes()})
+        for _, record in bundle.categories[Category.CLIP]:
+            record.description = text
+        store = Store(database)
+        import_bundle(store, bundle)
+        store.close()
+
+    with serve(primary_dir) as (primary, _, primary_process):
+        env = _replica_env(primary)
+        with serve(first_dir, extra_env=env) as (first, _, _), serve(second_dir, extra_env=env) as (second, log, _):
+            _same_answers(primary, first)
+            _same_answers(primary, second)
+            change("applied on the PRIMARY")
+            _until(
+                lambda: _description(first) == _description(second) == "applied on the PRIMARY",
+                "both REPLICAs serve the change within their interval",
+            )
+            _same_answers(primary, second)
+
+            primary_process.terminate()
+            primary_process.wait(timeout=15)
+            time.sleep(2.5)  # a couple of polls against nothing
+            assert _description(first) == "applied on the PRIMARY"
+            assert len(httpx.get(f"{second}{V2}/image_generation", timeout=5).json()) == REAL_IMAGE
+            beat = httpx.get(f"{first}/api/heartbeat", timeout=5).json()["replica"]
+            assert beat["last_error"] is not None
+            assert "ConnectError" in beat["last_error"]
+            assert beat["data_age_seconds"] >= 2
+        # Restart a REPLICA while the PRIMARY is down: it starts from its copy on disk.
+        with serve(first_dir, extra_env=env) as (first, log, _):
+            assert _description(first) == "applied on the PRIMARY"
+            assert len(httpx.get(f"{first}{V2}/text_generation", timeout=5).json()) == REAL_TEXT
+            beat = httpx.get(f"{first}/api/heartbeat", timeout=5).json()["replica"]
+            assert beat["source"] == "disk"
+            assert "source in use disk" in log.read_text()
