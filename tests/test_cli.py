@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from modelref.cli import app
+from modelref.domain.categories import Category
 from modelref.storage.store import Store
 from tests.support import LEGACY_IMAGE, LEGACY_TEXT, POSTGRES_ENV, REFERENCE_DATA, serve
 
@@ -161,3 +162,70 @@ def test_serve_help_names_every_option() -> None:
     assert code == 0
     for option in ("--host", "--port", "--workers", "--access-log", "--no-seed", "--log-level"):
         assert option in output
+
+
+def test_sync_writes_the_repositories_files_and_check_lists_what_differs(database_url: str, tmp_path: Path) -> None:
+    assert _run("import", str(REFERENCE_DATA), "--database-url", database_url)[0] == 0
+    repos = ["--image-dir", str(LEGACY_IMAGE), "--text-dir", str(LEGACY_TEXT)]
+    code, output = _run("sync", "--check", *repos, "--database-url", database_url)
+    assert (code, output.strip()) == (0, "14 of 14 files unchanged")  # formatting aside, the same records
+
+    out = tmp_path / "repos"
+    code, output = _run("sync", str(out), "--database-url", database_url)
+    assert code == 0, output
+    image, text = out / "AI-Horde-image-model-reference", out / "AI-Horde-text-model-reference"
+    assert (image / "stable_diffusion.json").read_bytes() == (LEGACY_IMAGE / "stable_diffusion.json").read_bytes()
+    assert (text / "db.json").read_bytes() == (LEGACY_TEXT / "db.json").read_bytes()
+    assert (text / "models.csv").exists()
+    assert not (image / "models.csv").exists()
+
+    store = Store(database_url)
+    with store.write() as tx:
+        tx.records.delete(Category.CLIP, "ViT-L/14")
+    store.close()
+    code, output = _run("sync", "--check", str(out), "--database-url", database_url)
+    assert code == 1
+    assert output.splitlines() == [f"differs: {image / 'clip.json'}", "13 of 14 files unchanged"]
+    before = (image / "clip.json").read_bytes()
+    assert _run("sync", "--check", str(out), "--database-url", database_url)[0] == 1
+    assert (image / "clip.json").read_bytes() == before  # --check writes nothing
+    code, output = _run("sync", str(out), "--database-url", database_url)
+    assert output.splitlines() == [f"wrote: {image / 'clip.json'}", "13 of 14 files unchanged"]
+    assert "ViT-L/14" not in json.loads((image / "clip.json").read_bytes())
+
+
+def test_sync_from_a_primary_equals_sync_from_its_database(tmp_path: Path) -> None:
+    with serve(tmp_path) as (base, _, _):
+        code, output = _run("sync", str(tmp_path / "from-api"), "--from", f"{base}/api")
+        assert code == 0, output
+    database = f"sqlite:///{tmp_path / 'modelref.sqlite3'}"
+    assert _run("sync", str(tmp_path / "from-db"), "--database-url", database)[0] == 0
+    files = sorted(p.relative_to(tmp_path / "from-db") for p in (tmp_path / "from-db").rglob("*") if p.is_file())
+    assert len(files) == 14
+    for name in files:
+        assert (tmp_path / "from-api" / name).read_bytes() == (tmp_path / "from-db" / name).read_bytes(), name
+    code, output = _run("sync", str(tmp_path / "x"), "--from", "http://127.0.0.1:9/api")
+    assert code == 1
+    assert output.startswith("error: ")
+    assert not (tmp_path / "x").exists()  # nothing written from a source that did not answer
+
+
+def test_query_is_the_librarys_search(tmp_path: Path) -> None:
+    with serve(tmp_path) as (base, _, _):
+        env = {"HORDE_MODEL_REFERENCE_CACHE_DIR": str(tmp_path / "cache"), "COLUMNS": "160"}
+        args = ["query", "image_generation", "--baseline", "stable_diffusion_xl", "--sort-by", "name", "--json"]
+        result = runner.invoke(app, [*args, "--primary", f"{base}/api", "--limit", "4"], env=env)
+        assert result.exit_code == 0, result.output
+        names = [record["name"] for record in json.loads(result.output)]
+        search = httpx.get(
+            f"{base}/api/model_references/v2/image_generation/search",
+            params={"baseline": "stable_diffusion_xl", "sort_by": "name", "limit": 4},
+        ).json()
+        assert names == [record["name"] for record in search["results"]]
+    # The server is gone: the copy on disk answers.
+    offline = runner.invoke(app, ["query", "image_generation", "--name-contains", "albedobase", "--offline"], env=env)
+    assert offline.exit_code == 0, offline.output
+    assert "AlbedoBase XL (SDXL)" in offline.output
+    bad = runner.invoke(app, ["query", "image_generation", "--sort-by", "nope", "--offline"], env=env)
+    assert bad.exit_code == 1
+    assert bad.output.startswith("error: ")

@@ -1,4 +1,4 @@
-"""The ``modelref`` command line: import, export, check (and serve)."""
+"""The ``modelref`` command line: import, export, sync, check, query (the library) and serve."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from modelref.domain.categories import Category
 from modelref.errors import ModelRefError
 
 if TYPE_CHECKING:
+    from modelref.domain.render import Records
     from modelref.settings import Settings
     from modelref.storage.store import Store
 
@@ -28,7 +29,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 console = Console(stderr=True, soft_wrap=True)
-out = Console()
+out = Console(soft_wrap=True)
 
 
 def _settings() -> Settings:
@@ -169,6 +170,144 @@ def export(
         raise _fail(error) from None
     for path, data in plan.items():
         out.print(f"wrote {path} ({len(data):,} bytes)")
+
+
+@app.command()
+def sync(
+    directory: Annotated[
+        Path | None,
+        typer.Argument(
+            help="Folder holding clones of the two legacy repositories: the files go into DIR/"
+            "AI-Horde-image-model-reference and DIR/AI-Horde-text-model-reference (or --image-dir/--text-dir)."
+        ),
+    ] = None,
+    source_url: Annotated[
+        str | None,
+        typer.Option(
+            "--from", help="Read a PRIMARY's API (e.g. https://models.aihorde.net/api) instead of the database."
+        ),
+    ] = None,
+    image_dir: Annotated[Path | None, typer.Option(help="Where the image repository's files go.")] = None,
+    text_dir: Annotated[Path | None, typer.Option(help="Where the text repository's files go.")] = None,
+    check_only: Annotated[
+        bool, typer.Option("--check", help="Write nothing; list the files that differ and exit 1 if any does.")
+    ] = False,
+    database_url: DatabaseOption = None,
+) -> None:
+    """Write the legacy files exactly as the legacy GitHub repositories hold them, ready to commit there.
+
+    With unchanged data, stable_diffusion.json and db.json come out byte for byte as the repositories hold
+    them. Only files whose bytes change are written (atomically).
+    """
+    from modelref.client.sources import GithubLayout
+    from modelref.services.exporter import differing, plan_sync, write_export
+
+    layout = GithubLayout()
+    if directory is None and (image_dir is None or text_dir is None):
+        console.print("[red]error:[/] give DIR, or both --image-dir and --text-dir")
+        raise typer.Exit(2)
+    images = image_dir or (directory or Path()) / layout.image_repo
+    texts = text_dir or (directory or Path()) / layout.text_repo
+    try:
+        records = _records_from(source_url) if source_url else _records_from_database(database_url)
+        plan = plan_sync(records, images, texts)
+        changed = differing(plan)
+        if not check_only:
+            write_export({path: plan[path] for path in changed})
+    except ModelRefError as error:
+        raise _fail(error) from None
+    for path in changed:
+        out.print(f"{'differs' if check_only else 'wrote'}: {path}")
+    out.print(f"{len(plan) - len(changed)} of {len(plan)} files unchanged")
+    if check_only and changed:
+        raise typer.Exit(1)
+
+
+def _records_from_database(database_url: str | None) -> Records:
+    from modelref.services.records import load_all
+
+    with _open_store(database_url) as store:
+        return load_all(store)
+
+
+def _records_from(url: str) -> Records:
+    """Every category from a PRIMARY's API (complete, or an error: never a partial set of files)."""
+    import tempfile
+
+    from modelref.client.reference import ModelReference
+
+    with tempfile.TemporaryDirectory() as cache, ModelReference(url, cache_dir=cache, github=False, ttl=0) as ref:
+        ref.refresh()
+        return {category: list(ref.get_category(category).items()) for category in Category}
+
+
+@app.command()
+def query(
+    category: Annotated[str, typer.Argument(help="A category, e.g. image_generation or text_generation.")],
+    baseline: Annotated[str | None, typer.Option(help="Only this baseline.")] = None,
+    nsfw: Annotated[bool | None, typer.Option("--nsfw/--sfw", help="Only NSFW, or only SFW models.")] = None,
+    name_contains: Annotated[str | None, typer.Option(help="Names containing this (any case).")] = None,
+    tag_any: Annotated[list[str] | None, typer.Option(help="Any of these tags (repeat).")] = None,
+    tag_all: Annotated[list[str] | None, typer.Option(help="All of these tags (repeat).")] = None,
+    tag_none: Annotated[list[str] | None, typer.Option(help="None of these tags (repeat).")] = None,
+    inpainting: Annotated[bool | None, typer.Option("--inpainting/--no-inpainting")] = None,
+    backend: Annotated[str | None, typer.Option(help="text_generation: only this backend's names.")] = None,
+    quantized: Annotated[bool | None, typer.Option("--quantized/--not-quantized")] = None,
+    exclude_backend_variations: Annotated[bool, typer.Option(help="text_generation: base names only.")] = False,
+    sort_by: Annotated[str | None, typer.Option(help="A field to sort on, e.g. name or size_on_disk_bytes.")] = None,
+    sort_desc: Annotated[bool, typer.Option(help="Sort descending.")] = False,
+    limit: Annotated[int | None, typer.Option(min=1, help="At most this many (default: every match).")] = None,
+    offset: Annotated[int, typer.Option(min=0)] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the records as a JSON list.")] = False,
+    primary: Annotated[
+        str | None,
+        typer.Option(help="The PRIMARY's API; default HORDE_MODEL_REFERENCE_PRIMARY_API_URL or the public service."),
+    ] = None,
+    offline: Annotated[bool, typer.Option("--offline", help="Use the copy on disk only.")] = False,
+) -> None:
+    """Search a category with the library: the filters and sorts of the service's /search."""
+    import json
+
+    from modelref.client.reference import ModelReference
+
+    filters = {
+        "baseline": baseline,
+        "nsfw": nsfw,
+        "name_contains": name_contains,
+        "tags_any": tag_any,
+        "tags_all": tag_all,
+        "tags_none": tag_none,
+        "inpainting": inpainting,
+        "backend": backend,
+        "quantized": quantized,
+        "exclude_backend_variations": exclude_backend_variations or None,
+        "sort_by": sort_by,
+        "sort_desc": sort_desc or None,
+    }
+    try:
+        with ModelReference(primary, offline=offline or None) as ref:
+            found = ref.query(category, limit=limit, offset=offset, **{k: v for k, v in filters.items() if v})
+    except ModelRefError as error:
+        raise _fail(error) from None
+    if as_json:
+        out.print_json(json.dumps([record.to_document() for record in found]))
+        return
+    table = Table(title=f"{len(found)} {category} models")
+    table.add_column("name", no_wrap=True)
+    table.add_column("baseline", no_wrap=True)
+    table.add_column("nsfw")
+    table.add_column("size", no_wrap=True)
+    table.add_column("description", no_wrap=True, overflow="ellipsis", max_width=36)
+    for record in found:
+        size = record.size_on_disk_bytes
+        table.add_row(
+            record.name,
+            str(getattr(record, "baseline", "") or ""),
+            "yes" if getattr(record, "nsfw", False) else "",
+            f"{size / 1e9:.1f} GB" if size else "",
+            (record.description or "")[:60],
+        )
+    out.print(table)
 
 
 @app.command()

@@ -150,8 +150,11 @@ class Mirror:
                     log.warning("%s: no source answered; serving the copy on disk", category.value)
                     return True
                 if self.clock() + delay > deadline:
-                    self._failed(category, failures)
+                    self.last_error = f"{category.value}: {'; '.join(failures)}"  # raised, not logged
+                    self.last_error_at = self.clock()
                     where = f" and there is no copy in {self.cache.directory}" if self.cache else ""
+                    if self.origins.offline:
+                        raise Unavailable(f"{category.value}: offline{where}")
                     raise Unavailable(f"{category.value}: no source answered ({'; '.join(failures)}){where}")
                 time.sleep(delay)
                 delay = min(delay * 2, 5.0)
