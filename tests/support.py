@@ -52,8 +52,8 @@ def reference_files() -> dict[str, bytes]:
     return files
 
 
-Handler = Callable[[str], tuple[int, bytes]]
-"""Maps a request path to (status, body)."""
+Handler = Callable[[str], tuple[int, bytes] | tuple[int, bytes, dict[str, str]]]
+"""Maps a request path to (status, body) or (status, body, headers)."""
 
 
 @contextlib.contextmanager
@@ -62,8 +62,11 @@ def http_server(handler: Handler) -> Iterator[str]:
 
     class _Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            status, body = handler(self.path)
+            answer = handler(self.path)
+            status, body = answer[0], answer[1]
             self.send_response(status)
+            for name, value in (answer[2] if len(answer) == 3 else {}).items():
+                self.send_header(name, value)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import subprocess
 import sys
@@ -17,7 +18,7 @@ from modelref.client.cache import DiskCache
 from modelref.client.remote import Source
 from modelref.domain.query import SearchIndex, SearchParams
 from modelref.domain.records import ImageGenerationModelRecord
-from modelref.errors import InvalidQuery, ModelRefError, error_class
+from modelref.errors import InvalidQuery, ModelRefError, UnknownCategory, error_class
 from tests.support import (
     REAL_IMAGE,
     REAL_TEXT,
@@ -289,3 +290,59 @@ def test_the_library_needs_neither_the_web_stack_nor_a_database(primary: FakePri
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == [str(len(Category)), "True", str(REAL_TEXT)]
+
+
+def test_an_answer_with_an_error_code_is_raised_as_its_class(tmp_path: Path) -> None:
+    def handler(path: str) -> tuple[int, bytes, dict[str, str]]:
+        return 422, b'{"detail": "Model category not known here"}', {"X-Error-Code": "unknown_category"}
+
+    with (
+        http_server(handler) as base,
+        reference(base, tmp_path, github=True) as ref,
+        pytest.raises(UnknownCategory, match="Model category not known here"),
+    ):
+        ref.get_category(CLIP)  # authoritative: no fallback to GitHub, no "unavailable"
+
+
+def test_compat_is_the_existing_librarys_entry_points(primary: FakePrimary, tmp_path: Path) -> None:
+    from modelref.compat import MODEL_REFERENCE_CATEGORY, ModelReferenceManager, ReferenceUnavailable
+
+    ModelReferenceManager.reset()
+    with pytest.raises(RuntimeError, match="has not been created yet"):
+        ModelReferenceManager.get_instance()
+    manager = ModelReferenceManager(base_path=tmp_path, primary_api_url=primary.url)
+    try:
+        assert ModelReferenceManager() is manager is ModelReferenceManager.get_instance()
+        images = manager.get_model_reference(MODEL_REFERENCE_CATEGORY.image_generation)
+        assert len(images) == REAL_IMAGE
+        assert images["AlbedoBase XL (SDXL)"].nsfw is False  # type: ignore[attr-defined]
+        everything = manager.get_all_model_references()
+        assert set(everything) == set(MODEL_REFERENCE_CATEGORY)
+        assert everything[MODEL_REFERENCE_CATEGORY.ti] == {}
+        assert len(everything["text_generation"]) == REAL_TEXT  # type: ignore[index]  # a StrEnum key
+        with pytest.raises(RuntimeError, match="Model nope not found"):
+            manager.get_model("clip", "nope")
+        assert manager.get_model_or_none("clip", "nope") is None
+        assert manager.get_model("clip", "ViT-L/14").name == "ViT-L/14"
+    finally:
+        ModelReferenceManager.reset()
+    down = ModelReferenceManager(base_path=tmp_path / "empty", primary_api_url="http://127.0.0.1:9/api")
+    try:
+        down.reference.mirror.origins = dataclasses.replace(down.reference.mirror.origins, github=None)
+        with pytest.raises(ReferenceUnavailable) as caught:
+            down.get_model_reference("clip")
+        assert isinstance(caught.value, RuntimeError)
+        assert down.get_model_reference_or_none("clip") is None
+    finally:
+        ModelReferenceManager.reset()
+
+
+def test_a_source_that_is_down_is_not_asked_on_every_call(primary: FakePrimary, tmp_path: Path) -> None:
+    with reference(primary.url, tmp_path, ttl=60) as ref:
+        ref.refresh()
+        primary.mode = "500"
+        ref.refresh([IMAGE])  # an explicit refresh always asks
+        asked = len(primary.seen)
+        for _ in range(5):
+            assert len(ref.get_category(IMAGE)) == REAL_IMAGE
+        assert len(primary.seen) == asked

@@ -11,6 +11,7 @@ import anyio
 import httpx
 import pytest
 
+from modelref import ModelReference, Unavailable
 from modelref.domain.categories import Category
 from modelref.domain.tags import content_tag
 from modelref.http.app import create_app
@@ -20,9 +21,13 @@ from tests.support import (
     REAL_TEXT,
     FakeHorde,
     FakePrimary,
+    github_files,
+    http_server,
+    live_server,
     make_settings,
     running,
     serve,
+    serve_files,
 )
 
 pytestmark = pytest.mark.anyio
@@ -113,6 +118,30 @@ async def test_a_category_not_received_yet_is_503_not_404(tmp_path: Path) -> Non
             while (await client.get(f"{V2}/clip")).status_code != 200:
                 assert time.monotonic() < deadline, "the REPLICA never received clip"
                 await anyio.sleep(0.2)
+
+
+async def test_a_replica_falls_back_to_github_and_a_library_reading_it_waits_for_what_it_lacks(
+    tmp_path: Path,
+) -> None:
+    holder: dict[str, bytes] = {}
+    with http_server(serve_files(holder)) as github_base, FakeHorde(HORDE_USERS) as horde:
+        layout, files = github_files(github_base)
+        holder.update(files)
+        settings = replica_settings(tmp_path / "replica", "http://127.0.0.1:9/api", horde.url)
+        settings.enable_github_fallback = True  # type: ignore[attr-defined]
+        settings.github = layout  # type: ignore[attr-defined]
+        app = create_app(settings)  # type: ignore[arg-type]
+        with live_server(app) as replica:
+            beat = httpx.get(f"{replica}/api/heartbeat").json()["replica"]
+            assert beat["source"] == "github"
+            # Not in the legacy files: not received (503), which is not empty (404).
+            assert beat["missing"] == ["video_generation", "audio_generation", "lora", "ti"]
+            assert len(httpx.get(f"{replica}{V2}/image_generation").json()) == REAL_IMAGE
+            with ModelReference(f"{replica}/api", cache_dir=tmp_path / "lib", github=False, startup_wait=0) as ref:
+                assert len(ref.get_category(Category.TEXT_GENERATION)) == REAL_TEXT
+                assert ref.get_category(Category.CLIP) != {}
+                with pytest.raises(Unavailable):
+                    ref.get_category(Category.LORA)  # 503 not_replicated is no answer: never "empty"
 
 
 # -- real processes ----------------------------------------------------------------------------------------

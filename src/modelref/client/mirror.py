@@ -69,6 +69,8 @@ class Mirror:
         self._confirmed: dict[Category, float] = {}
         self._serving: dict[Category, Source] = {}
         self._suspect: dict[Category, str] = {}
+        self._asked: dict[Category, float] = {}
+        """When the sources were last asked about each category (whatever they answered)."""
         self._lock = threading.RLock()
         self.last_error: str | None = None
         self.last_error_at: float | None = None
@@ -91,20 +93,23 @@ class Mirror:
         return None if confirmed is None else max(0.0, self.clock() - confirmed)
 
     def status(self) -> dict[Category, Status]:
+        """Per category held: its source, age and size (safe to call while another thread syncs)."""
+        copies, serving = dict(self._copies), dict(self._serving)
         return {
-            category: Status(self._serving[category], self.age(category) or 0.0, len(copy.records), copy.last_updated)
-            for category, copy in self._copies.items()
+            category: Status(serving[category], self.age(category) or 0.0, len(copy.records), copy.last_updated)
+            for category, copy in copies.items()
         }
 
     # -- getting copies -------------------------------------------------------------------------------
 
     def current(self, category: Category, max_age: float, wait: float = 0.0) -> Copy:
-        """The category, fetched again when the copy held is older than *max_age* seconds (a fresh copy
-        on disk, written by another process, counts). With nothing held, sources are tried for up to
-        *wait* seconds before Unavailable is raised."""
+        """The category; the sources are asked again when they were last asked *max_age* seconds ago or
+        more (whatever they answered then: a source that is down is not asked on every call), unless a
+        copy on disk that another process fetched is fresher. With nothing held, sources are tried for up
+        to *wait* seconds before Unavailable is raised."""
         with self._lock:
-            age = self.age(category)
-            if age is not None and age < max_age and category not in self._suspect:
+            asked = self._asked.get(category)
+            if category in self._copies and asked is not None and self.clock() - asked < max_age:
                 return self._copies[category]
             if self._fresh_on_disk(category, max_age):
                 return self._copies[category]
@@ -140,13 +145,14 @@ class Mirror:
             while True:
                 failures: list[str] = []
                 changed = self._fetch(category, failures, skipped)
+                self._asked[category] = self.clock()
                 if changed is not None:
                     return changed
                 if category in self._copies:
-                    self._failed(category, failures)
+                    self._failed(f"{category.value}: {'; '.join(failures)}")
                     return False
                 if self.load_disk([category]):
-                    self._failed(category, failures)
+                    self._failed(f"{category.value}: {'; '.join(failures)}")
                     log.warning("%s: no source answered; serving the copy on disk", category.value)
                     return True
                 if self.clock() + delay > deadline:
@@ -179,7 +185,7 @@ class Mirror:
                     if self.update(category, skip=skip):
                         changed.append(category)
                 except ModelRefError as error:
-                    self._failed(category, [error.detail])
+                    self._failed(error.detail)  # the detail names the category
             return changed
 
     # -- inside ---------------------------------------------------------------------------------------
@@ -196,6 +202,7 @@ class Mirror:
         if copy is None:
             return False
         held = self._copies.get(category)
+        self._asked[category] = self.clock() - disk_age  # as fresh as the other process's answer
         if held is not None and held.tag == copy.tag:
             self._confirm(category, self.clock() - disk_age)
             return True
@@ -304,8 +311,7 @@ class Mirror:
             if self.cache is not None and self._serving.get(category) is not Source.DISK:
                 self.cache.confirm(category)
 
-    def _failed(self, category: Category, failures: list[str]) -> None:
-        message = f"{category.value}: {'; '.join(failures)}"
+    def _failed(self, message: str) -> None:
         if message != self.last_error:
             log.warning("%s", message)
         self.last_error = message
