@@ -323,9 +323,14 @@ class FakePrimary:
         self.thread.start()
         return self
 
+    def stop(self) -> None:
+        """Go away: its port refuses connections from now on (idempotent)."""
+        if self.thread.is_alive():
+            self.server.shutdown()
+            self.server.server_close()
+
     def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.stop()
 
 
 KEYS = {"requestor-key": "Req#1001", "approver-key": "App#2002", "stranger-key": "Nobody#3003"}

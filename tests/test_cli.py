@@ -222,7 +222,13 @@ def test_query_is_the_librarys_search(tmp_path: Path) -> None:
             params={"baseline": "stable_diffusion_xl", "sort_by": "name", "limit": 4},
         ).json()
         assert names == [record["name"] for record in search["results"]]
+        sfw = runner.invoke(app, ["query", "image_generation", "--sfw", "--json", "--primary", f"{base}/api"], env=env)
+        assert sfw.exit_code == 0, sfw.output
+        flags = [record["nsfw"] for record in json.loads(sfw.output)]
+        assert flags
+        assert not any(flags)
     # The server is gone: the copy on disk answers.
+    env["HORDE_MODEL_REFERENCE_PRIMARY_API_URL"] = f"{base}/api"  # the copy on disk is this PRIMARY's
     offline = runner.invoke(app, ["query", "image_generation", "--name-contains", "albedobase", "--offline"], env=env)
     assert offline.exit_code == 0, offline.output
     assert "AlbedoBase XL (SDXL)" in offline.output

@@ -4,7 +4,8 @@
 stack or database driver.
 """
 
-from modelref.client.reference import ModelReference
+from typing import TYPE_CHECKING
+
 from modelref.domain.categories import Category, ModelDomain, ModelPurpose
 from modelref.domain.records import (
     AnyRecord,
@@ -39,6 +40,19 @@ from modelref.errors import (
     Unauthorized,
     Unavailable,
 )
+
+if TYPE_CHECKING:
+    from modelref.client.reference import ModelReference
+
+
+def __getattr__(name: str) -> object:
+    """``ModelReference`` is imported on first use: code that only needs the records does not load httpx."""
+    if name == "ModelReference":
+        from modelref.client.reference import ModelReference
+
+        return ModelReference
+    raise AttributeError(f"module 'modelref' has no attribute {name!r}")
+
 
 __all__ = [
     "AlreadyExists",

@@ -197,7 +197,8 @@ def sync(
     """Write the legacy files exactly as the legacy GitHub repositories hold them, ready to commit there.
 
     With unchanged data, stable_diffusion.json and db.json come out byte for byte as the repositories hold
-    them. Only files whose bytes change are written (atomically).
+    them. Only files whose records (or, for the others, bytes) changed are written, atomically: the
+    repositories' hand formatting of an unchanged file is left alone.
     """
     from modelref.client.sources import GithubLayout
     from modelref.services.exporter import differing, plan_sync, write_export
@@ -237,8 +238,9 @@ def _records_from(url: str) -> Records:
     from modelref.client.reference import ModelReference
 
     with tempfile.TemporaryDirectory() as cache, ModelReference(url, cache_dir=cache, github=False, ttl=0) as ref:
-        ref.refresh()
-        return {category: list(ref.get_category(category).items()) for category in Category}
+        ref.refresh()  # every category, or an error
+        held = {category: ref.mirror.held(category) for category in Category}
+        return {category: list(copy.records.items()) for category, copy in held.items() if copy is not None}
 
 
 @app.command()
@@ -286,7 +288,9 @@ def query(
     }
     try:
         with ModelReference(primary, offline=offline or None) as ref:
-            found = ref.query(category, limit=limit, offset=offset, **{k: v for k, v in filters.items() if v})
+            found = ref.query(
+                category, limit=limit, offset=offset, **{k: v for k, v in filters.items() if v is not None}
+            )
     except ModelRefError as error:
         raise _fail(error) from None
     if as_json:

@@ -114,9 +114,9 @@ class ModelReferenceManager:
     ) -> dict[str, RecordBase]:
         """Every record of *category* by name (``{}`` for an empty category); ReferenceUnavailable when
         no source answered and there is no copy on disk."""
-        if overwrite_existing:
-            self.reference.refresh([category])
         try:
+            if overwrite_existing:
+                self.reference.refresh([category])
             return self.reference.get_category(category)
         except Unavailable as error:
             raise ReferenceUnavailable(error.detail) from None
@@ -135,7 +135,10 @@ class ModelReferenceManager:
     ) -> dict[MODEL_REFERENCE_CATEGORY, dict[str, RecordBase]]:
         """Every category's records (an empty category: ``{}``)."""
         if overwrite_existing:
-            self.reference.refresh()
+            try:
+                self.reference.refresh()
+            except Unavailable as error:
+                raise ReferenceUnavailable(error.detail) from None
         return {c: self.get_model_reference(c) for c in MODEL_REFERENCE_CATEGORY}
 
     def get_all_model_references_or_none(

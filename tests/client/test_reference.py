@@ -82,8 +82,10 @@ def test_within_the_ttl_nothing_is_asked(primary: FakePrimary, tmp_path: Path) -
         for _ in range(5):
             ref.get_category(IMAGE)
         assert len(primary.seen) == asked
-    with reference(primary.url, tmp_path, ttl=0) as ref:  # a new object: the fresh disk copy counts first
+    with reference(primary.url, tmp_path, ttl=60) as ref:  # a new object: the fresh disk copy counts first
         ref.get_category(IMAGE)
+        assert len(primary.seen) == asked
+    with reference(primary.url, tmp_path, ttl=0) as ref:  # too old for this TTL: asked, with the tag on disk
         ref.get_category(IMAGE)
         assert primary.seen[-1] == ("/api/model_references/v2/image_generation", 304)
 
@@ -99,8 +101,9 @@ def test_a_failing_primary_never_replaces_good_data(primary: FakePrimary, tmp_pa
         primary.mode = mode
         ref.refresh([IMAGE])
         assert ref.get_category(IMAGE) == before
-        assert DiskCache(tmp_path).read(IMAGE) is not None
-        assert len(DiskCache(tmp_path).read(IMAGE).records) == REAL_IMAGE  # type: ignore[union-attr]
+        on_disk = DiskCache(tmp_path, primary.url).read(IMAGE)
+        assert on_disk is not None
+        assert len(on_disk.records) == REAL_IMAGE
         if mode != "empty":
             assert ref.mirror.last_error is not None
 
@@ -157,15 +160,15 @@ def test_with_every_source_down_the_disk_copy_serves(primary: FakePrimary, tmp_p
     with reference(primary.url, tmp_path, ttl=60) as ref:
         assert len(ref.get_category(IMAGE)) == REAL_IMAGE  # a disk copy younger than the TTL is used first
         assert len(primary.seen) == asked  # … without asking anyone
-    with reference("http://127.0.0.1:9/api", tmp_path, ttl=0) as ref:
+    with reference(primary.url, tmp_path, offline=True) as ref:
+        assert len(ref.get_category(Category.TEXT_GENERATION)) == REAL_TEXT
+        assert len(primary.seen) == asked
+    primary.stop()  # the PRIMARY is gone (and no GitHub is configured)
+    with reference(primary.url, tmp_path, ttl=0) as ref:
         assert len(ref.get_category(IMAGE)) == REAL_IMAGE
         assert ref.status()[IMAGE].source is Source.DISK
         assert ref.mirror.last_error is not None
-        assert "127.0.0.1:9" in ref.mirror.last_error
-    with reference(primary.url, tmp_path, offline=True) as ref:
-        primary.seen.clear()
-        assert len(ref.get_category(Category.TEXT_GENERATION)) == REAL_TEXT
-        assert primary.seen == []
+        assert "ConnectError" in ref.mirror.last_error
 
 
 def test_nothing_anywhere_is_unavailable_after_the_bounded_wait(tmp_path: Path) -> None:
@@ -251,7 +254,7 @@ def test_several_processes_share_one_cache_dir(primary: FakePrimary, tmp_path: P
         subprocess.Popen([sys.executable, "-c", code, primary.url, str(tmp_path)], stdout=subprocess.PIPE, text=True)
         for _ in range(3)
     ]
-    cache = DiskCache(tmp_path)
+    cache = DiskCache(tmp_path, primary.url)
     reads = 0
     flips = 0
     while any(w.poll() is None for w in workers):
@@ -346,3 +349,37 @@ def test_a_source_that_is_down_is_not_asked_on_every_call(primary: FakePrimary, 
         for _ in range(5):
             assert len(ref.get_category(IMAGE)) == REAL_IMAGE
         assert len(primary.seen) == asked
+
+
+def test_processes_sharing_a_cache_dir_still_see_a_change_within_their_ttl(
+    primary: FakePrimary, tmp_path: Path
+) -> None:
+    with reference(primary.url, tmp_path, ttl=1) as first, reference(primary.url, tmp_path, ttl=1) as second:
+        first.get_category(CLIP)
+        second.get_category(CLIP)
+        primary.categories[CLIP] = {k: {**d, "description": "new"} for k, d in primary.categories[CLIP].items()}
+        deadline = time.monotonic() + 10
+        while {r.description for ref in (first, second) for r in ref.get_category(CLIP).values()} != {"new"}:
+            assert time.monotonic() < deadline, "a copy taken from disk kept the other process from asking"
+            time.sleep(0.05)
+
+
+def test_a_cold_start_guards_the_copy_on_disk(primary: FakePrimary, tmp_path: Path) -> None:
+    with reference(primary.url, tmp_path) as ref:
+        ref.refresh()
+    primary.categories[IMAGE] = {}
+    with reference(primary.url, tmp_path, ttl=0) as ref:  # the disk copy is too old to use as it is
+        assert len(ref.get_category(IMAGE)) == REAL_IMAGE  # an empty answer is held back once
+    on_disk = DiskCache(tmp_path, primary.url).read(IMAGE)
+    assert on_disk is not None
+    assert len(on_disk.records) == REAL_IMAGE
+
+
+def test_a_copy_on_disk_of_another_primary_is_not_used(primary: FakePrimary, tmp_path: Path) -> None:
+    with reference(primary.url, tmp_path) as ref:
+        ref.refresh([CLIP])
+    with FakePrimary() as staging:
+        staging.categories[CLIP] = {k: {**d, "description": "staging"} for k, d in staging.categories[CLIP].items()}
+        with reference(staging.url, tmp_path, ttl=60) as ref:
+            assert {r.description for r in ref.get_category(CLIP).values()} == {"staging"}
+            assert staging.category_reads() == [("/api/model_references/v2/clip", 200)]

@@ -144,6 +144,28 @@ async def test_a_replica_falls_back_to_github_and_a_library_reading_it_waits_for
                     ref.get_category(Category.LORA)  # 503 not_replicated is no answer: never "empty"
 
 
+async def test_a_replica_that_moves_from_github_to_the_primary_serves_its_last_modified(tmp_path: Path) -> None:
+    holder: dict[str, bytes] = {}
+    with http_server(serve_files(holder)) as github_base, FakePrimary() as primary, FakeHorde(HORDE_USERS) as horde:
+        layout, files = github_files(github_base)
+        holder.update(files)
+        primary.mode = "500"
+        settings = replica_settings(tmp_path, primary.url, horde.url)
+        settings.enable_github_fallback = True  # type: ignore[attr-defined]
+        settings.github = layout  # type: ignore[attr-defined]
+        async for client in running(create_app(settings)):  # type: ignore[arg-type]
+            first = await client.get(f"{V2}/image_generation")
+            assert (await client.get("/api/heartbeat")).json()["replica"]["source"] == "github"
+            primary.mode = "up"  # the same records (converted from the same files), now from the PRIMARY
+            deadline = time.monotonic() + DEADLINE
+            while (answer := await client.get(f"{V2}/image_generation")).headers["last-modified"] != (
+                "Sun, 29 Nov 2026 10:00:00 GMT"
+            ):
+                assert time.monotonic() < deadline, "the PRIMARY's Last-Modified never arrived"
+                await anyio.sleep(0.2)
+            assert answer.headers["etag"] == first.headers["etag"]  # same content, same tag
+
+
 # -- real processes ----------------------------------------------------------------------------------------
 
 

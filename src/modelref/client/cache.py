@@ -29,8 +29,12 @@ FORMAT = 1
 
 
 class DiskCache:
-    def __init__(self, directory: Path) -> None:
+    """The copies of one origin (a PRIMARY's URL, or the GitHub files) in *directory*: a file another origin
+    wrote there is not used (and is replaced on the next fetch)."""
+
+    def __init__(self, directory: Path, origin: str) -> None:
         self.directory = directory
+        self.origin = origin
 
     def path(self, category: Category) -> Path:
         return self.directory / f"{category.value}.json"
@@ -48,6 +52,9 @@ class DiskCache:
         try:
             data = orjson.loads(path.read_bytes())
             if data.get("format") != FORMAT or data.get("category") != category.value:
+                return None
+            if data.get("origin") != self.origin:
+                log.info("%s: the copy on disk is of %s, not %s; not used", path, data.get("origin"), self.origin)
                 return None
             return Copy.of(
                 category,
@@ -68,6 +75,7 @@ class DiskCache:
         document: dict[str, Any] = {
             "format": FORMAT,
             "category": copy.category.value,
+            "origin": self.origin,
             "source": copy.source.value,
             "source_tag": copy.source_tag,
             "last_updated": copy.last_updated,
@@ -90,7 +98,7 @@ class DiskCache:
         except OSError as error:
             log.warning("%s: cannot write the copy on disk (%s)", self.path(copy.category), error.strerror)
 
-    def confirm(self, category: Category) -> None:
-        """Mark the copy on disk as just confirmed by its source."""
+    def confirm(self, category: Category, when: float) -> None:
+        """Mark the copy on disk as confirmed by its source at *when*."""
         with contextlib.suppress(OSError):
-            os.utime(self.path(category))
+            os.utime(self.path(category), (when, when))

@@ -42,6 +42,14 @@ class Origins:
     offline: bool = False
     """Never fetch: the copy on disk only."""
 
+    @property
+    def name(self) -> str:
+        """What a copy on disk is a copy of: the PRIMARY (its fallbacks serve the same reference), or
+        without one the GitHub files."""
+        if self.primary_url:
+            return self.primary_url.rstrip("/")
+        return "github:" + self.github.model_dump_json() if self.github else "none"
+
 
 @dataclass(frozen=True, slots=True)
 class Status:
@@ -62,9 +70,7 @@ class Mirror:
         self.origins = origins
         self.cache = cache
         self.clock = clock
-        self.http = httpx.Client(
-            timeout=httpx.Timeout(origins.timeout), follow_redirects=True, headers={"User-Agent": USER_AGENT}
-        )
+        self._http: httpx.Client | None = None
         self._copies: dict[Category, Copy] = {}
         self._confirmed: dict[Category, float] = {}
         self._serving: dict[Category, Source] = {}
@@ -75,8 +81,19 @@ class Mirror:
         self.last_error: str | None = None
         self.last_error_at: float | None = None
 
+    @property
+    def http(self) -> httpx.Client:
+        """The HTTP client, made on first use (its TLS setup costs tens of milliseconds: an offline reader
+        or a start from disk never pays it)."""
+        if self._http is None:
+            self._http = httpx.Client(
+                timeout=httpx.Timeout(self.origins.timeout), follow_redirects=True, headers={"User-Agent": USER_AGENT}
+            )
+        return self._http
+
     def close(self) -> None:
-        self.http.close()
+        if self._http is not None:
+            self._http.close()
 
     # -- what is held ---------------------------------------------------------------------------------
 
@@ -96,7 +113,9 @@ class Mirror:
         """Per category held: its source, age and size (safe to call while another thread syncs)."""
         copies, serving = dict(self._copies), dict(self._serving)
         return {
-            category: Status(serving[category], self.age(category) or 0.0, len(copy.records), copy.last_updated)
+            category: Status(
+                serving.get(category, Source.DISK), self.age(category) or 0.0, len(copy.records), copy.last_updated
+            )
             for category, copy in copies.items()
         }
 
@@ -113,6 +132,7 @@ class Mirror:
                 return self._copies[category]
             if self._fresh_on_disk(category, max_age):
                 return self._copies[category]
+            self.load_disk([category])  # what is on disk, however old: the guard and If-None-Match need it
             self.update(category, wait=wait)
             return self._copies[category]
 
@@ -144,16 +164,20 @@ class Mirror:
         with self._lock:
             while True:
                 failures: list[str] = []
-                changed = self._fetch(category, failures, skipped)
-                self._asked[category] = self.clock()
+                try:
+                    changed = self._fetch(category, failures, skipped)
+                finally:
+                    self._asked[category] = self.clock()  # an authoritative error is an answer too
                 if changed is not None:
                     return changed
                 if category in self._copies:
-                    self._failed(f"{category.value}: {'; '.join(failures)}")
+                    if not self.origins.offline:  # offline, the copy held is all there is by design
+                        self._failed(f"{category.value}: {'; '.join(failures)}")
                     return False
                 if self.load_disk([category]):
-                    self._failed(f"{category.value}: {'; '.join(failures)}")
-                    log.warning("%s: no source answered; serving the copy on disk", category.value)
+                    if not self.origins.offline:
+                        self._failed(f"{category.value}: {'; '.join(failures)}")
+                        log.warning("%s: no source answered; serving the copy on disk", category.value)
                     return True
                 if self.clock() + delay > deadline:
                     self.last_error = f"{category.value}: {'; '.join(failures)}"  # raised, not logged
@@ -176,6 +200,7 @@ class Mirror:
             if self._poll_says_unchanged():
                 now = self.clock()
                 for category in wanted:
+                    self._asked[category] = now
                     self._confirm(category, now)
                 return []
             changed = []
@@ -202,11 +227,12 @@ class Mirror:
         if copy is None:
             return False
         held = self._copies.get(category)
-        self._asked[category] = self.clock() - disk_age  # as fresh as the other process's answer
+        when = self.clock() - disk_age  # as fresh as the other process's answer: the file is left as it is
+        self._asked[category] = when
         if held is not None and held.tag == copy.tag:
-            self._confirm(category, self.clock() - disk_age)
+            self._confirmed[category] = when
             return True
-        self._hold(copy, copy.source, self.clock() - disk_age)
+        self._hold(copy, copy.source, when, write=False)
         return True
 
     def _poll_says_unchanged(self) -> bool:
@@ -298,18 +324,19 @@ class Mirror:
         self._hold(copy, copy.source, now)
         return True
 
-    def _hold(self, copy: Copy, serving: Source, confirmed: float) -> None:
-        self._copies[copy.category] = copy
+    def _hold(self, copy: Copy, serving: Source, confirmed: float, *, write: bool = True) -> None:
         self._serving[copy.category] = serving
         self._confirmed[copy.category] = confirmed
-        if serving is not Source.DISK and self.cache is not None:
+        self._copies[copy.category] = copy  # last: a reader that sees the copy sees its facts
+        if write and serving is not Source.DISK and self.cache is not None:
             self.cache.write(copy)
 
     def _confirm(self, category: Category, when: float) -> None:
+        """A source confirmed the copy held at *when* (the copy on disk says so too, for other processes)."""
         if category in self._copies:
             self._confirmed[category] = when
             if self.cache is not None and self._serving.get(category) is not Source.DISK:
-                self.cache.confirm(category)
+                self.cache.confirm(category, when)
 
     def _failed(self, message: str) -> None:
         if message != self.last_error:

@@ -120,7 +120,7 @@ class ModelReference:
             timeout=timeout if timeout is not None else _env_float("PRIMARY_API_TIMEOUT", DEFAULT_TIMEOUT),
             offline=offline if offline is not None else _env_bool("OFFLINE", False),
         )
-        self.mirror = Mirror(origins, DiskCache(self.cache_dir))
+        self.mirror = Mirror(origins, DiskCache(self.cache_dir, origins.name))
         self._indexes: dict[Category, tuple[str, SearchIndex]] = {}
 
     @property

@@ -117,9 +117,10 @@ def _raise_authoritative(response: httpx.Response, what: str) -> None:
     if kind is None:
         return
     try:
-        detail = response.json().get("detail")
+        body = response.json()
     except ValueError:
-        detail = None
+        body = None
+    detail = body.get("detail") if isinstance(body, dict) else None
     message = detail if isinstance(detail, str) else f"{what}: HTTP {response.status_code} ({code})"
     raise kind(message)
 

@@ -34,7 +34,7 @@ class Replica:
         self.mirror = mirror
         self.interval = interval
         self._versions: dict[Category, int] = {}
-        self._tags: dict[Category, str] = {}
+        self._tags: dict[Category, tuple[str, float | None]] = {}
         self._received_at: dict[Category, float] = {}
         self._next_poll = 0.0
         self._last_poll: float | None = None
@@ -73,9 +73,10 @@ class Replica:
             self._last_poll = time.time()
             self._next_poll = time.monotonic() + self.interval
             changed = []
-            for category, copy in self.mirror.copies.items():
-                if self._tags.get(category) != copy.tag:
-                    self._tags[category] = copy.tag
+            for category, copy in dict(self.mirror.copies).items():
+                seen = (copy.tag, copy.last_updated)  # the same content from another source: a new Last-Modified
+                if self._tags.get(category) != seen:
+                    self._tags[category] = seen
                     self._versions[category] = self._versions.get(category, 0) + 1
                     self._received_at[category] = time.time()
                     changed.append(category)

@@ -53,7 +53,9 @@ SERVERS = [
 
 def open_replica(settings: Settings) -> Replica:
     """A REPLICA's source: its PRIMARY and fallbacks, its copy on disk, its poll interval."""
-    return Replica(Mirror(settings.origins, DiskCache(settings.replica_cache)), settings.cache_ttl_seconds)
+    return Replica(
+        Mirror(settings.origins, DiskCache(settings.replica_cache, settings.origins.name)), settings.cache_ttl_seconds
+    )
 
 
 def _open_source(settings: Settings) -> tuple[Catalog[Blob], Store | None, Replica | None]:

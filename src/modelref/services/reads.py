@@ -85,9 +85,9 @@ class Reads(Generic[B]):
 
     def v1_category(self, category: Category) -> Body[B]:
         """The legacy document of a category; lora and ti are always ``{}`` (managed elsewhere)."""
+        if CATEGORY_INFO[category].managed_elsewhere:  # `{}` whatever a REPLICA has received
+            return Body(self._empty, self.catalog.get(category).last_updated)
         snapshot = self._snapshot(category)
-        if CATEGORY_INFO[category].managed_elsewhere:
-            return Body(self._empty, snapshot.last_updated)
         if snapshot.v1 is None:
             raise NotFound(f"Model category '{category.value}' not found or is empty")
         if not snapshot.hits:
@@ -148,8 +148,10 @@ class Reads(Generic[B]):
     def poll(self, api: Format) -> Answer:
         """``metadata/last_updated`` tagged by the catalog's content: a REPLICA that sends the tag of what it
         holds (``catalog_tag`` of its categories' v2 tags) as If-None-Match gets a 304 when nothing differs."""
-        body = orjson.dumps(self.last_updated(api).model_dump())
-        snapshots = self.catalog.snapshots
+        self.deployment.require_metadata(api)
+        snapshots = self.catalog.snapshots  # one set for the body and the tag
+        stamps = [s.last_updated for s in snapshots.values() if s.last_updated is not None]
+        body = orjson.dumps(LastUpdatedResponse(last_updated=int(max(stamps)) if stamps else None).model_dump())
         return Answer(body, catalog_tag(snapshots[c].fingerprint for c in Category if c in snapshots))
 
     def category_last_updated(self, api: Format, category: Category) -> CategoryLastUpdatedResponse:
