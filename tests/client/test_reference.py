@@ -332,6 +332,7 @@ def test_compat_is_the_existing_librarys_entry_points(primary: FakePrimary, tmp_
     down = ModelReferenceManager(base_path=tmp_path / "empty", primary_api_url="http://127.0.0.1:9/api")
     try:
         down.reference.mirror.origins = dataclasses.replace(down.reference.mirror.origins, github=None)
+        down.reference.startup_wait = 0
         with pytest.raises(ReferenceUnavailable) as caught:
             down.get_model_reference("clip")
         assert isinstance(caught.value, RuntimeError)

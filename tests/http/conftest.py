@@ -43,6 +43,23 @@ def horde() -> Iterator[FakeHorde]:
         yield fake
 
 
+@pytest.fixture(scope="module")
+def module_horde() -> Iterator[FakeHorde]:
+    with FakeHorde(KEYS) as fake:
+        yield fake
+
+
+@pytest.fixture(scope="module")
+async def refusing_writer(
+    tmp_path_factory: pytest.TempPathFactory, seeded_database: Path, module_horde: FakeHorde
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A writable PRIMARY shared by a module's tests of refused writes: each of them changes nothing, and
+    says so (the queue stays empty), so sharing one app costs no isolation."""
+    settings = writable_settings(tmp_path_factory.mktemp("refusing"), seeded_database, module_horde)
+    async for c in running(create_app(settings)):
+        yield c
+
+
 @pytest.fixture
 async def writer(tmp_path: Path, seeded_database: Path, horde: FakeHorde) -> AsyncIterator[httpx.AsyncClient]:
     """A client of a v2-canonical PRIMARY of its own (writes do not leak between tests)."""

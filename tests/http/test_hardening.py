@@ -31,11 +31,13 @@ JSON = {"content-type": "application/json"}
         b'{"name": "x", "description": "\\udfff alone"}',
     ],
 )
-async def test_values_json_cannot_carry_are_422_and_queue_nothing(writer: httpx.AsyncClient, body: bytes) -> None:
-    response = await writer.post(f"{V2}/blip", content=body, headers={**REQUESTOR, **JSON})
+async def test_values_json_cannot_carry_are_422_and_queue_nothing(
+    refusing_writer: httpx.AsyncClient, body: bytes
+) -> None:
+    response = await refusing_writer.post(f"{V2}/blip", content=body, headers={**REQUESTOR, **JSON})
     assert response.status_code == 422
     assert response.json()["detail"][0]["type"] == "json_invalid"
-    queued = await writer.get(f"{QUEUE}/changes", headers=APPROVER)
+    queued = await refusing_writer.get(f"{QUEUE}/changes", headers=APPROVER)
     assert queued.json()["total"] == 0
 
 

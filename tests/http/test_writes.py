@@ -265,12 +265,12 @@ async def test_auth_timeout_is_503(tmp_path: Any, seeded_database: Any, horde: F
     ],
 )
 async def test_bad_writes_are_clear_4xx_and_queue_nothing(
-    writer: httpx.AsyncClient, method: str, path: str, body: Any, status: int, detail: str
+    refusing_writer: httpx.AsyncClient, method: str, path: str, body: Any, status: int, detail: str
 ) -> None:
-    response = await writer.request(method, f"{V2}/{path}", json=body, headers=REQUESTOR)
+    response = await refusing_writer.request(method, f"{V2}/{path}", json=body, headers=REQUESTOR)
     assert response.status_code == status, response.text
     assert detail in str(response.json()["detail"])
-    assert (await writer.get(f"{QUEUE}/changes", headers=APPROVER)).json()["total"] == 0
+    assert (await refusing_writer.get(f"{QUEUE}/changes", headers=APPROVER)).json()["total"] == 0
 
 
 async def test_malformed_and_huge_bodies(writer: httpx.AsyncClient) -> None:
@@ -374,15 +374,18 @@ async def test_a_failed_bulk_apply_stops_and_keeps_the_batch_together(writer: ht
     assert (await writer.get(f"{V2}/blip/model/Later")).status_code == 404
 
 
-@pytest.fixture
-async def any_engine_writer(tmp_path: Any, database_url: str, horde: FakeHorde) -> Any:
-    """A writable app that seeds itself into a fresh database of each engine (SQLite and PostgreSQL)."""
+@pytest.fixture(scope="module")
+async def any_engine_writer(
+    tmp_path_factory: pytest.TempPathFactory, module_database_url: str, module_horde: FakeHorde
+) -> Any:
+    """A writable app that seeds itself into a fresh database of each engine (SQLite and PostgreSQL), shared
+    by the module's tests of values no database can hold (each is refused with a 422 and writes nothing)."""
     from modelref.http.app import create_app
 
     settings = make_settings(
-        tmp_path,
-        database_url=database_url,
-        ai_horde_url=horde.url,
+        tmp_path_factory.mktemp("any-engine"),
+        database_url=module_database_url,
+        ai_horde_url=module_horde.url,
         pending_queue={"requestor_ids": ["1001"], "approver_ids": ["2002"]},
     )
     async for client in running(create_app(settings)):

@@ -100,11 +100,14 @@ class Replica:
         )
         return CategoryData(state, [StoredRecord(name, document) for name, document in copy.documents.items()])
 
-    def wait_for_change(self, timeout: float) -> None:
-        """Sleep until the next poll is due (at most *timeout*), then poll."""
+    def wait_for_change(self, timeout: float, stop: threading.Event | None = None) -> None:
+        """Wait until the next poll is due (at most *timeout*, or until *stop* is set), then poll."""
         remaining = self._next_poll - time.monotonic()
         if remaining > 0:
-            time.sleep(min(timeout, remaining))
+            if stop is None:
+                time.sleep(min(timeout, remaining))
+            else:
+                stop.wait(min(timeout, remaining))
             return
         changed = self.poll()
         if changed:

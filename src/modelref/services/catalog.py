@@ -141,7 +141,8 @@ class CatalogSource(Protocol):
 
     def load(self, category: Category) -> CategoryData: ...
 
-    def wait_for_change(self, timeout: float) -> None: ...
+    def wait_for_change(self, timeout: float, stop: threading.Event) -> None:
+        """Return when the data may have changed, after *timeout* seconds, or soon after *stop* is set."""
 
 
 class Catalog(Generic[B]):
@@ -234,7 +235,7 @@ class Catalog(Generic[B]):
         failures = 0
         while not self._stop.is_set():
             try:
-                self.source.wait_for_change(interval)
+                self.source.wait_for_change(interval, self._stop)
                 if self._stop.is_set():
                     return
                 if self._held:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 import time
 from collections.abc import Iterator
 from importlib import resources
@@ -160,16 +161,19 @@ class Database:
                 conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _WRITE_LOCK})
             yield conn
 
-    def wait_for_change(self, timeout: float) -> None:
+    def wait_for_change(self, timeout: float, stop: threading.Event | None = None) -> None:
         """Block until another process may have committed a write, or *timeout* seconds pass.
 
         PostgreSQL: LISTEN for the notification every write sends; after the first one, keep draining
         until it has been quiet for ``SETTLE`` seconds (at most ``MAX_SETTLE``), so a burst of commits (a
         bulk apply) wakes the caller once or twice a second instead of once per commit. SQLite: just wait
-        (the caller polls the versions).
+        (the caller polls the versions), or until *stop* is set.
         """
         if self.dialect != "postgresql":
-            time.sleep(timeout)
+            if stop is None:
+                time.sleep(timeout)
+            else:
+                stop.wait(timeout)
             return
         try:
             listener = self._listen()

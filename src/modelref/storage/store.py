@@ -8,6 +8,7 @@ catalog's source on a PRIMARY (``versions``, ``load``, ``wait_for_change``).
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -80,8 +81,8 @@ class Store:
             stored = tx.records.load(category)
             return CategoryData(tx.records.state(category, len(stored)), stored)
 
-    def wait_for_change(self, timeout: float) -> None:
-        self.database.wait_for_change(timeout)
+    def wait_for_change(self, timeout: float, stop: threading.Event | None = None) -> None:
+        self.database.wait_for_change(timeout, stop)
 
     def is_empty(self) -> bool:
         with self.read() as tx:
