@@ -160,7 +160,7 @@ def test_serve_no_seed_starts_empty(tmp_path: Path) -> None:
 def test_serve_help_names_every_option() -> None:
     code, output = _run("serve", "--help")
     assert code == 0
-    for option in ("--host", "--port", "--workers", "--access-log", "--no-seed", "--log-level"):
+    for option in ("--host", "--port", "--workers", "--access-log", "--no-seed", "--log-level", "--timeout-keep-alive"):
         assert option in output
 
 

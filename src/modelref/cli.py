@@ -405,6 +405,14 @@ def serve(
     no_seed: Annotated[
         bool, typer.Option("--no-seed", help="Start with an empty database instead of importing the seed source.")
     ] = False,
+    timeout_keep_alive: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Seconds an idle connection is kept open: longer than a REPLICA's poll interval, so that its poll "
+            "reuses its connection (a new one costs the server more than the poll itself).",
+        ),
+    ] = 75,
 ) -> None:
     """Start the HTTP service (PRIMARY on the embedded SQLite database unless configured otherwise).
 
@@ -468,6 +476,7 @@ def serve(
         log_config=_log_config(log_level),
         access_log=access_log,
         proxy_headers=True,
+        timeout_keep_alive=timeout_keep_alive,
     )
 
 

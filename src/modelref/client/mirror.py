@@ -27,6 +27,9 @@ from modelref.errors import ModelRefError, Unavailable
 log = logging.getLogger(__name__)
 
 USER_AGENT = "modelref-client"
+KEEPALIVE = 70.0
+"""Seconds an idle connection to a source is kept: longer than the usual poll interval (60 s), shorter than
+the service's keep-alive (75 s), so a REPLICA's poll reuses its connection and never races its closing."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +90,11 @@ class Mirror:
         or a start from disk never pays it)."""
         if self._http is None:
             self._http = httpx.Client(
-                timeout=httpx.Timeout(self.origins.timeout), follow_redirects=True, headers={"User-Agent": USER_AGENT}
+                timeout=httpx.Timeout(self.origins.timeout),
+                # A poller asks once a minute: keep its connection that long (the service keeps it 75 s).
+                limits=httpx.Limits(keepalive_expiry=KEEPALIVE),
+                follow_redirects=True,
+                headers={"User-Agent": USER_AGENT},
             )
         return self._http
 
@@ -179,7 +186,7 @@ class Mirror:
                         self._failed(f"{category.value}: {'; '.join(failures)}")
                         log.warning("%s: no source answered; serving the copy on disk", category.value)
                     return True
-                if self.clock() + delay > deadline:
+                if self.origins.offline or self.clock() + delay > deadline:  # offline: nothing to wait for
                     self.last_error = f"{category.value}: {'; '.join(failures)}"  # raised, not logged
                     self.last_error_at = self.clock()
                     where = f" and there is no copy in {self.cache.directory}" if self.cache else ""

@@ -50,6 +50,7 @@ class Reads(Generic[B]):
         self.deployment = deployment
         self._empty = catalog.encode(b"{}")
         self._across: tuple[Mapping[Category, Snapshot[B]], SearchIndex] | None = None
+        self._polled: tuple[Mapping[Category, Snapshot[B]], Answer] | None = None
 
     def _index_across(self, snapshots: Mapping[Category, Snapshot[B]]) -> SearchIndex:
         """One index over every category of this set of snapshots, in search order (made again when the
@@ -150,9 +151,13 @@ class Reads(Generic[B]):
         holds (``catalog_tag`` of its categories' v2 tags) as If-None-Match gets a 304 when nothing differs."""
         self.deployment.require_metadata(api)
         snapshots = self.catalog.snapshots  # one set for the body and the tag
-        stamps = [s.last_updated for s in snapshots.values() if s.last_updated is not None]
-        body = orjson.dumps(LastUpdatedResponse(last_updated=int(max(stamps)) if stamps else None).model_dump())
-        return Answer(body, catalog_tag(snapshots[c].fingerprint for c in Category if c in snapshots))
+        polled = self._polled
+        if polled is None or polled[0] is not snapshots:  # made once per set of snapshots
+            stamps = [s.last_updated for s in snapshots.values() if s.last_updated is not None]
+            body = orjson.dumps(LastUpdatedResponse(last_updated=int(max(stamps)) if stamps else None).model_dump())
+            answer = Answer(body, catalog_tag(snapshots[c].fingerprint for c in Category if c in snapshots))
+            polled = self._polled = (snapshots, answer)
+        return polled[1]
 
     def category_last_updated(self, api: Format, category: Category) -> CategoryLastUpdatedResponse:
         return CategoryLastUpdatedResponse(category=category, last_updated=self.metadata(api, category).last_updated)
