@@ -156,17 +156,28 @@ def _etag(response: httpx.Response) -> str | None:
     return tag
 
 
-def fetch_v2(client: httpx.Client, base_url: str, category: Category, etag: str | None) -> Copy | str:
-    """The PRIMARY's v2 category (NOT_MODIFIED when *etag* still holds)."""
-    url = f"{base_url}{V2}/{category.value}"
+def _primary_answer(
+    client: httpx.Client, url: str, category: Category, source: Source, etag: str | None
+) -> httpx.Response | Copy | str:
+    """A PRIMARY's answer about a category: NOT_MODIFIED, an empty copy (404 ``category_empty``), or its 200
+    response to read; an authoritative error is raised, any other answer is a failed source."""
     response = _get(client, url, etag)
     if response.status_code == 304 and etag:
         return NOT_MODIFIED
     if response.status_code == 404 and response.headers.get("x-error-code") == EmptyCategory.code:
-        return Copy.of(category, {}, Source.PRIMARY, last_updated=_http_date(response.headers.get("last-modified")))
+        return Copy.of(category, {}, source, last_updated=_http_date(response.headers.get("last-modified")))
     _raise_authoritative(response, url)
     if response.status_code != 200:
         raise SourceFailed(f"{url}: HTTP {response.status_code}")
+    return response
+
+
+def fetch_v2(client: httpx.Client, base_url: str, category: Category, etag: str | None) -> Copy | str:
+    """The PRIMARY's v2 category (NOT_MODIFIED when *etag* still holds)."""
+    url = f"{base_url}{V2}/{category.value}"
+    response = _primary_answer(client, url, category, Source.PRIMARY, etag)
+    if not isinstance(response, httpx.Response):
+        return response
     documents = _json_object(response, url)
     try:
         return Copy.of(
@@ -198,14 +209,9 @@ def _converted(category: Category, file_name: str, data: bytes, source: Source, 
 def fetch_v1(client: httpx.Client, base_url: str, category: Category, etag: str | None) -> Copy | str:
     """The PRIMARY's v1 category, converted to v2 records."""
     url = f"{base_url}{V1}/{category.value}"
-    response = _get(client, url, etag)
-    if response.status_code == 304 and etag:
-        return NOT_MODIFIED
-    if response.status_code == 404 and response.headers.get("x-error-code") == EmptyCategory.code:
-        return Copy.of(category, {}, Source.PRIMARY_V1)
-    _raise_authoritative(response, url)
-    if response.status_code != 200:
-        raise SourceFailed(f"{url}: HTTP {response.status_code}")
+    response = _primary_answer(client, url, category, Source.PRIMARY_V1, etag)
+    if not isinstance(response, httpx.Response):
+        return response
     file_name = "db.json" if category is Category.TEXT_GENERATION else CATEGORY_INFO[category].legacy_file
     assert file_name is not None
     return _converted(category, file_name, response.content, Source.PRIMARY_V1, url, _etag(response))
