@@ -172,7 +172,13 @@ async def test_statistics_from_the_data(client: httpx.AsyncClient) -> None:
     assert (text["limit"], text["offset"], text["models_without_param_info"]) == (5, 0, 0)
     grouped = (await client.get("/api/model_references/statistics/text_generation?group_text_models=true")).json()
     assert grouped["total_models"] == 419
-    assert (await client.get("/api/model_references/statistics/lora")).status_code == 404
+    empty = await client.get("/api/model_references/statistics/lora")
+    assert empty.status_code == 200
+    assert (empty.json()["total_models"], empty.json()["baseline_distribution"], empty.json()["top_tags"]) == (
+        0,
+        {},
+        [],
+    )
     unknown = await client.get("/api/model_references/statistics/nope")
     assert unknown.status_code == 422
     assert unknown.json()["detail"][0]["loc"] == ["path", "model_category_name"]

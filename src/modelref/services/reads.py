@@ -163,8 +163,7 @@ class Reads(Generic[B]):
         return CategoryLastUpdatedResponse(category=category, last_updated=self.metadata(api, category).last_updated)
 
     def statistics(self, category: Category, grouped: bool, limit: int | None, offset: int) -> CategoryStatistics:
+        """A category's statistics; a known category without records has zeros (as the existing service)."""
         snapshot = self._snapshot(category)
-        if not snapshot.hits:
-            raise NotFound(f"Category '{category.value}' not found or has no models")
         stats = snapshot.statistics(grouped and category is Category.TEXT_GENERATION)
         return stats.model_copy(update={"limit": limit, "offset": offset})
