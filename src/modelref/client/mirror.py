@@ -139,8 +139,11 @@ class Mirror:
                 return self._copies[category]
             if self._fresh_on_disk(category, max_age):
                 return self._copies[category]
-            self.load_disk([category])  # what is on disk, however old: the guard and If-None-Match need it
-            self.update(category, wait=wait)
+            self.load_disk([category])  # the disk copy first, however old: the guard and If-None-Match need it
+            if category in self._copies:
+                self.update(category)
+            elif missing := self.fill([category], wait):
+                raise Unavailable(missing[category])
             return self._copies[category]
 
     def load_disk(self, categories: Iterable[Category] = Category) -> list[Category]:
@@ -156,46 +159,57 @@ class Mirror:
                     loaded.append(category)
         return loaded
 
-    def update(self, category: Category, *, wait: float = 0.0, skip: dict[Source, str] | None = None) -> bool:
-        """Ask the sources for *category*; return whether the copy held changed.
+    def update(self, category: Category, *, skip: dict[Source, str] | None = None) -> bool:
+        """Ask the sources for *category* once; return whether the copy held changed.
 
         When every source fails, the copy held (or else the one on disk) is kept; with none at all,
-        sources are tried again for up to *wait* seconds, then Unavailable is raised. An authoritative
-        answer (a 4xx with an ``X-Error-Code``) is raised as its typed error. Sources in *skip* are not
-        asked, and a source that does not answer at all is added to it (a sync asks an unreachable PRIMARY
-        once, not once per category).
+        Unavailable is raised. An authoritative answer (a 4xx with an ``X-Error-Code``) is raised as its
+        typed error. Sources in *skip* are not asked, and a source that does not answer at all is added to
+        it (a round over several categories asks an unreachable PRIMARY once, not once per category).
         """
-        skipped: dict[Source, str] = {} if skip is None else skip
+        with self._lock:
+            failures: list[str] = []
+            try:
+                changed = self._fetch(category, failures, {} if skip is None else skip)
+            finally:
+                self._asked[category] = self.clock()  # an authoritative error is an answer too
+            if changed is not None:
+                return changed
+            if category in self._copies:
+                if not self.origins.offline:  # offline, the copy held is all there is by design
+                    self._failed(f"{category.value}: {'; '.join(failures)}")
+                return False
+            if self.load_disk([category]):
+                if not self.origins.offline:
+                    self._failed(f"{category.value}: {'; '.join(failures)}")
+                    log.warning("%s: no source answered; serving the copy on disk", category.value)
+                return True
+            self.last_error = f"{category.value}: {'; '.join(failures)}"  # raised, not logged
+            self.last_error_at = self.clock()
+            where = f" and there is no copy in {self.cache.directory}" if self.cache else ""
+            if self.origins.offline:
+                raise Unavailable(f"{category.value}: offline{where}")
+            raise Unavailable(f"{category.value}: no source answered ({'; '.join(failures)}){where}")
+
+    def fill(self, categories: Iterable[Category], wait: float) -> dict[Category, str]:
+        """Hold a copy of each of *categories*: from disk, else from the sources, which are tried in rounds
+        for up to *wait* seconds in all (offline: once). Returns those still held nowhere, with why."""
+        wanted = list(categories)
+        self.load_disk(wanted)
         deadline = self.clock() + wait
         delay = 0.25
-        with self._lock:
-            while True:
-                failures: list[str] = []
+        while True:
+            missing: dict[Category, str] = {}
+            skip: dict[Source, str] = {}
+            for category in [c for c in wanted if c not in self._copies]:
                 try:
-                    changed = self._fetch(category, failures, skipped)
-                finally:
-                    self._asked[category] = self.clock()  # an authoritative error is an answer too
-                if changed is not None:
-                    return changed
-                if category in self._copies:
-                    if not self.origins.offline:  # offline, the copy held is all there is by design
-                        self._failed(f"{category.value}: {'; '.join(failures)}")
-                    return False
-                if self.load_disk([category]):
-                    if not self.origins.offline:
-                        self._failed(f"{category.value}: {'; '.join(failures)}")
-                        log.warning("%s: no source answered; serving the copy on disk", category.value)
-                    return True
-                if self.origins.offline or self.clock() + delay > deadline:  # offline: nothing to wait for
-                    self.last_error = f"{category.value}: {'; '.join(failures)}"  # raised, not logged
-                    self.last_error_at = self.clock()
-                    where = f" and there is no copy in {self.cache.directory}" if self.cache else ""
-                    if self.origins.offline:
-                        raise Unavailable(f"{category.value}: offline{where}")
-                    raise Unavailable(f"{category.value}: no source answered ({'; '.join(failures)}){where}")
-                time.sleep(delay)
-                delay = min(delay * 2, 5.0)
-                skipped.clear()
+                    self.update(category, skip=skip)
+                except Unavailable as error:
+                    missing[category] = error.detail
+            if not missing or self.origins.offline or self.clock() + delay > deadline:
+                return missing
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
 
     def sync(self, categories: Iterable[Category] = Category) -> list[Category]:
         """Bring every category in step (one conditional poll first when the PRIMARY can answer it);

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
@@ -26,7 +25,7 @@ from pydantic import ValidationError
 
 from modelref.client.cache import DiskCache
 from modelref.client.mirror import Mirror, Origins, Status
-from modelref.client.remote import Copy, Source
+from modelref.client.remote import Copy
 from modelref.client.sources import GithubLayout
 from modelref.domain.categories import Category
 from modelref.domain.inputs import shown
@@ -180,29 +179,12 @@ class ModelReference:
         """
         wanted = list(Category) if categories is None else [_category(c) for c in categories]
         self.mirror.load_disk(wanted)
-        missing = [c for c in wanted if self.mirror.held(c) is None]
-        held = [c for c in wanted if c not in missing]
-        return self._first_copies(missing) + self.mirror.sync(held)
-
-    def _first_copies(self, missing: list[Category]) -> list[Category]:
-        """Fetch the categories held nowhere, trying for at most ``startup_wait`` seconds in all (a source
-        that does not answer is asked once per round, not once per category); Unavailable if any is left."""
-        deadline = time.monotonic() + self.startup_wait
-        fetched: list[Category] = []
-        while True:
-            skip: dict[Source, str] = {}
-            failure: Unavailable | None = None
-            for category in [c for c in missing if c not in fetched]:
-                try:
-                    self.mirror.update(category, skip=skip)
-                    fetched.append(category)
-                except Unavailable as error:
-                    failure = error
-            if failure is None:
-                return fetched
-            if time.monotonic() + 0.5 > deadline:
-                raise failure
-            time.sleep(0.5)
+        held = [c for c in wanted if self.mirror.held(c) is not None]
+        fetched = [c for c in wanted if c not in held]
+        missing = self.mirror.fill(fetched, self.startup_wait)
+        if missing:
+            raise Unavailable(next(iter(missing.values())))
+        return fetched + self.mirror.sync(held)
 
     def status(self) -> Mapping[Category, Status]:
         """Per category held: the source serving it, its age, its record count."""

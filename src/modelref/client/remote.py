@@ -23,7 +23,7 @@ from modelref.domain.categories import CATEGORY_INFO, Category
 from modelref.domain.inputs import shown
 from modelref.domain.legacy import describe_validation_error
 from modelref.domain.records import RecordBase, parse_record
-from modelref.domain.tags import content_tag
+from modelref.domain.tags import bare_tag, content_tag, v2_body
 from modelref.errors import EmptyCategory, InvalidRecord, InvalidSource, error_class
 
 V2 = "/model_references/v2"
@@ -82,7 +82,7 @@ class Copy:
     ) -> Copy:
         """Validate *documents* as records of *category* (all of them, or InvalidRecord)."""
         records: dict[str, RecordBase] = {}
-        parts: list[bytes] = []
+        parts: list[tuple[str, bytes]] = []
         for name, document in documents.items():
             if not isinstance(document, dict):
                 raise InvalidRecord(f"{category.value}/{shown(name)!r}: a record must be a JSON object")
@@ -90,8 +90,8 @@ class Copy:
                 records[name] = parse_record(category, document)
             except ValidationError as error:
                 raise InvalidRecord(f"{category.value}/{shown(name)!r}: {describe_validation_error(error)}") from None
-            parts.append(orjson.dumps(name) + b":" + orjson.dumps(document))
-        body = b"{" + b",".join(parts) + b"}"
+            parts.append((name, orjson.dumps(document)))
+        body = v2_body(parts)
         return cls(category, documents, records, body, content_tag(body), source, source_tag, last_updated)
 
 
@@ -150,10 +150,7 @@ def _etag(response: httpx.Response) -> str | None:
     value: str | None = response.headers.get("etag")
     if not value:
         return None
-    tag = value.removeprefix("W/").strip('"')
-    for suffix in ("-gz", "-br"):  # a compressed answer's tag names its encoding; the content is the same
-        tag = tag.removesuffix(suffix)
-    return tag
+    return bare_tag(value)
 
 
 def _primary_answer(

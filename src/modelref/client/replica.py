@@ -41,22 +41,14 @@ class Replica:
         self._lock = threading.Lock()
 
     def start(self, wait: float) -> None:
-        """Hold every category: from disk at once, then from the sources, trying for up to *wait* seconds.
-        With nothing from anywhere, raise Unavailable (the service does not start)."""
+        """Hold every category: from disk at once (then asked again), else from the sources, tried for up to
+        *wait* seconds. With nothing from anywhere, raise Unavailable (the service does not start)."""
         loaded = self.mirror.load_disk()
         if loaded:
             log.info("starting from the copy on disk (%d categories)", len(loaded))
-        deadline = time.monotonic() + wait
-        delay = 0.5
-        while True:
-            self.poll()
-            missing = [c for c in Category if self.mirror.held(c) is None]
-            if not missing:
-                return
-            if time.monotonic() + delay > deadline:
-                break
-            time.sleep(delay)
-            delay = min(delay * 2, 5.0)
+        self.poll()
+        missing = self.mirror.fill(Category, wait)
+        self._note()
         if len(missing) == len(Category):
             where = self.mirror.origins.primary_url or "the GitHub files"
             cache = f" and there is no copy in {self.mirror.cache.directory}" if self.mirror.cache else ""
@@ -64,7 +56,8 @@ class Replica:
                 f"no source answered within {wait:g} s{cache} (last error: {self.mirror.last_error}); "
                 f"check that {where} answers, or HORDE_MODEL_REFERENCE_PRIMARY_API_URL"
             )
-        log.warning("started without %s: reads of them answer 503 until a source answers", ", ".join(missing))
+        if missing:
+            log.warning("started without %s: reads of them answer 503 until a source answers", ", ".join(missing))
 
     def poll(self) -> list[Category]:
         """Sync with the sources now; return the categories whose content changed."""
@@ -72,15 +65,19 @@ class Replica:
             self.mirror.sync()
             self._last_poll = time.time()
             self._next_poll = time.monotonic() + self.interval
-            changed = []
-            for category, copy in dict(self.mirror.copies).items():
-                seen = (copy.tag, copy.last_updated)  # the same content from another source: a new Last-Modified
-                if self._tags.get(category) != seen:
-                    self._tags[category] = seen
-                    self._versions[category] = self._versions.get(category, 0) + 1
-                    self._received_at[category] = time.time()
-                    changed.append(category)
-            return changed
+            return self._note()
+
+    def _note(self) -> list[Category]:
+        """Give a new version to each category whose copy changed (content, or when it last changed)."""
+        changed = []
+        for category, copy in dict(self.mirror.copies).items():
+            seen = (copy.tag, copy.last_updated)  # the same content from another source: a new Last-Modified
+            if self._tags.get(category) != seen:
+                self._tags[category] = seen
+                self._versions[category] = self._versions.get(category, 0) + 1
+                self._received_at[category] = time.time()
+                changed.append(category)
+        return changed
 
     # -- the catalog source ---------------------------------------------------------------------------
 

@@ -9,6 +9,25 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 
+import orjson
+
+ENCODING_SUFFIXES = {"br": "-br", "gzip": "-gz"}
+"""What a compressed answer's ETag ends with: the content is the same, the bytes sent are not."""
+
+
+def v2_body(records: Iterable[tuple[str, bytes]]) -> bytes:
+    """The v2 body of a category from its records (name, JSON of the document), in order: the bytes the
+    service serves and a REPLICA or the library tags, so every holder of the same data has the same tag."""
+    return b"{" + b",".join(orjson.dumps(name) + b":" + document for name, document in records) + b"}"
+
+
+def bare_tag(etag: str) -> str:
+    """The content tag inside an ETag header value (quotes, ``W/`` and an encoding suffix removed)."""
+    tag = etag.strip().removeprefix("W/").strip('"')
+    for suffix in ENCODING_SUFFIXES.values():
+        tag = tag.removesuffix(suffix)
+    return tag
+
 
 def content_tag(body: bytes) -> str:
     """The ETag (unquoted) of a body."""

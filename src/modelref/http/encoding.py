@@ -14,14 +14,14 @@ from email.utils import formatdate, parsedate_to_datetime
 
 import brotli
 
-from modelref.domain.tags import content_tag
+from modelref.domain.tags import ENCODING_SUFFIXES, bare_tag, content_tag
 
 COMPRESS_MIN_BYTES = 1024
 """Smaller bodies are sent as they are: compressing them saves less than it costs."""
 CACHE_CONTROL = b"public, no-cache"
 """Caches may keep a copy but revalidate every time: with the ETag that costs a 304."""
 JSON = b"application/json"
-_SUFFIX = {"br": "-br", "gzip": "-gz"}
+_SUFFIX = ENCODING_SUFFIXES
 
 
 def _compress(body: bytes, encoding: str, *, fast: bool = False) -> bytes:
@@ -81,10 +81,7 @@ def _etag_matches(if_none_match: str, etag: str) -> bool:
         tag = candidate.strip()
         if tag == "*":
             return True
-        tag = tag.removeprefix("W/").strip('"')
-        for suffix in _SUFFIX.values():
-            tag = tag.removesuffix(suffix)
-        if tag == etag:
+        if bare_tag(tag) == etag:
             return True
     return False
 

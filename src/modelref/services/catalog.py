@@ -29,7 +29,7 @@ from modelref.domain.records import parse_record
 from modelref.domain.render import legacy_file
 from modelref.domain.statistics import CategoryStatistics, compute_statistics, group_text_documents
 from modelref.domain.stored import CategoryData, CategoryState
-from modelref.domain.tags import content_tag
+from modelref.domain.tags import content_tag, v2_body
 from modelref.errors import InvalidRecord, ModelRefError
 
 log = logging.getLogger(__name__)
@@ -101,7 +101,7 @@ def build_snapshot(category: Category, data: CategoryData, encode: Callable[[byt
     """Parse, index and encode one category."""
     hits: list[Hit] = []
     bodies: dict[str, B] = {}
-    parts: list[bytes] = []
+    parts: list[tuple[str, bytes]] = []
     for item in data.records:
         try:
             record = parse_record(category, item.document)
@@ -111,8 +111,8 @@ def build_snapshot(category: Category, data: CategoryData, encode: Callable[[byt
         hits.append(Hit.of(item.name, record, item.document))
         body = orjson.dumps(item.document)
         bodies[item.name] = encode(body)
-        parts.append(orjson.dumps(item.name) + b":" + body)
-    v2 = b"{" + b",".join(parts) + b"}"
+        parts.append((item.name, body))
+    v2 = v2_body(parts)
     v1 = None
     if CATEGORY_INFO[category].legacy_file is not None:
         v1 = encode(legacy_file(category, [(h.key, h.record) for h in hits]))

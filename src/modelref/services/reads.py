@@ -143,8 +143,7 @@ class Reads(Generic[B]):
     def last_updated(self, api: Format) -> LastUpdatedResponse:
         """The latest change over all categories (REPLICAs poll this)."""
         self.deployment.require_metadata(api)
-        stamps = [s.last_updated for s in self.catalog.snapshots.values() if s.last_updated is not None]
-        return LastUpdatedResponse(last_updated=int(max(stamps)) if stamps else None)
+        return _latest(self.catalog.snapshots)
 
     def poll(self, api: Format) -> Answer:
         """``metadata/last_updated`` tagged by the catalog's content: a REPLICA that sends the tag of what it
@@ -153,8 +152,7 @@ class Reads(Generic[B]):
         snapshots = self.catalog.snapshots  # one set for the body and the tag
         polled = self._polled
         if polled is None or polled[0] is not snapshots:  # made once per set of snapshots
-            stamps = [s.last_updated for s in snapshots.values() if s.last_updated is not None]
-            body = orjson.dumps(LastUpdatedResponse(last_updated=int(max(stamps)) if stamps else None).model_dump())
+            body = orjson.dumps(_latest(snapshots).model_dump())
             answer = Answer(body, catalog_tag(snapshots[c].fingerprint for c in Category if c in snapshots))
             polled = self._polled = (snapshots, answer)
         return polled[1]
@@ -167,3 +165,9 @@ class Reads(Generic[B]):
         snapshot = self._snapshot(category)
         stats = snapshot.statistics(grouped and category is Category.TEXT_GENERATION)
         return stats.model_copy(update={"limit": limit, "offset": offset})
+
+
+def _latest(snapshots: Mapping[Category, Snapshot[B]]) -> LastUpdatedResponse:
+    """The latest change over a set of snapshots."""
+    stamps = [s.last_updated for s in snapshots.values() if s.last_updated is not None]
+    return LastUpdatedResponse(last_updated=int(max(stamps)) if stamps else None)
