@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import dataclasses
 import functools
 import http.server
+import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -15,10 +18,11 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Literal
 
 import httpx
 import orjson
@@ -139,31 +143,94 @@ def live_server(app: object) -> Iterator[str]:
         sock.close()
 
 
-class FakeHorde:
-    """A small AI-Horde on 127.0.0.1: ``GET /api/v2/find_user`` answers for the keys it knows.
+UsageKind = Literal["image", "text"]
+HORDE_KINDS: tuple[UsageKind, ...] = ("image", "text")
 
-    ``mode`` switches it to failing: "down" (500), "slow" (answers after ``delay`` seconds), "429" (rate
-    limited, with ``Retry-After: retry_after``), "hang" (reads the request, then answers nothing until ``mode``
-    changes, and then as the new mode says). ``calls`` counts requests, ``calls_by_key`` counts them by
-    ``apikey`` header.
+UsageMode = Literal["up", "slow", "hang", "500", "429", "garbage", "truncated", "drop", "wrong"]
+"""How ``FakeHorde`` answers its usage endpoints (see ``FakeHorde``)."""
+
+
+def empty_stats() -> dict[str, dict[str, int]]:
+    """The AI-Horde's stats payload with no model in it."""
+    return {"day": {}, "month": {}, "total": {}}
+
+
+@dataclasses.dataclass
+class FakeUsage:
+    """What ``FakeHorde`` serves for one kind ("image" or "text"), as JSON-ready plain data.
+
+    ``status``: the ``v2/status/models`` list (``{performance, queued, jobs, eta, type, name, count}``);
+    ``stats``: the ``v2/stats/{img,text}/models`` object (``{"day": {name: n}, "month": …, "total": …}``);
+    ``workers``: the ``v2/workers`` list (``{id, name, type, models, performance, online, trusted, uptime, …}``).
     """
 
-    def __init__(self, users: dict[str, str]) -> None:
+    status: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    stats: dict[str, dict[str, int]] = dataclasses.field(default_factory=empty_stats)
+    workers: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+
+
+class FakeHorde:
+    """A small AI-Horde on 127.0.0.1.
+
+    ``GET /api/v2/find_user`` answers for the keys in ``users``. ``mode`` switches it (and any unknown route)
+    to failing: "down" (500), "slow" (answers after ``delay`` seconds), "429" (rate limited, with
+    ``Retry-After: retry_after``), "hang" (reads the request, then answers nothing until ``mode`` changes, and
+    then as the new mode says). ``calls`` counts those requests, ``calls_by_key`` counts them by ``apikey``
+    header.
+
+    The usage endpoints serve ``usage[kind]`` (a ``FakeUsage``; a missing kind serves as empty):
+    ``GET /api/v2/status/models?type=image|text`` (type defaults to image), ``GET /api/v2/stats/img/models``,
+    ``GET /api/v2/stats/text/models`` and ``GET /api/v2/workers?type=image|text`` (both kinds without a type);
+    other query parameters (``model_state``) are ignored, an unknown ``type`` answers 400. They do not look at
+    ``mode``; ``usage_mode`` switches them to failing: "up"; "slow" (answers after ``delay`` seconds); "hang"
+    (answers nothing until ``usage_mode`` changes, then as the new mode says; hangs up when the server closes);
+    "500"; "429" (``Retry-After: retry_after``); "garbage" (200, an HTML body); "truncated" (200, a
+    Content-Length larger than the half body sent, then the connection closes); "drop" (the connection closes
+    without an answer); "wrong" (200, valid JSON of the wrong shape: ``{"message": "unexpected"}`` for the
+    list endpoints, ``[{"message": "unexpected"}]`` for the stats). ``usage_failing``: when not None, only
+    these paths (``FakeHorde.WORKERS_PATH`` …) follow ``usage_mode``; the others answer normally.
+
+    ``calls_by_path`` counts every request by path (query left out); ``agents`` lists the ``Client-Agent``
+    header ("" when absent) of each usage request.
+    """
+
+    FIND_USER_PATH = "/api/v2/find_user"
+    STATUS_PATH = "/api/v2/status/models"
+    STATS_PATHS: ClassVar[dict[UsageKind, str]] = {
+        "image": "/api/v2/stats/img/models",
+        "text": "/api/v2/stats/text/models",
+    }
+    WORKERS_PATH = "/api/v2/workers"
+    USAGE_PATHS: ClassVar[frozenset[str]] = frozenset({STATUS_PATH, WORKERS_PATH, *STATS_PATHS.values()})
+
+    def __init__(self, users: dict[str, str], *, usage: Mapping[str, FakeUsage] | None = None) -> None:
         self.users = users
         self.mode = "up"
         self.delay = 3.0
         self.retry_after = "7"
         self.calls = 0
         self.calls_by_key: collections.Counter[str] = collections.Counter()
+        self.usage: dict[str, FakeUsage] = (
+            dict(usage) if usage is not None else {kind: FakeUsage() for kind in HORDE_KINDS}
+        )
+        self.usage_mode: UsageMode = "up"
+        self.usage_failing: set[str] | None = None
+        self.calls_by_path: collections.Counter[str] = collections.Counter()
+        self.agents: list[str] = []
         self._count_lock = threading.Lock()
         self._closing = threading.Event()
         fake = self
 
         class _Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self) -> None:
-                import json
-                import time
-
+                path, _, query = self.path.partition("?")
+                with fake._count_lock:
+                    fake.calls_by_path[path] += 1
+                if path in FakeHorde.USAGE_PATHS:
+                    with fake._count_lock:
+                        fake.agents.append(self.headers.get("Client-Agent", ""))
+                    fake._serve_usage(self, path, urllib.parse.parse_qs(query))
+                    return
                 apikey = self.headers.get("apikey", "")
                 with fake._count_lock:
                     fake.calls += 1
@@ -180,30 +247,73 @@ class FakeHorde:
                 elif fake.mode == "429":
                     status, body = 429, {"message": "Too many requests"}
                     headers["Retry-After"] = fake.retry_after
-                elif self.path.split("?")[0] != "/api/v2/find_user":
+                elif path != FakeHorde.FIND_USER_PATH:
                     status, body = 404, {"message": "no such route"}
                 elif (username := fake.users.get(apikey)) is None:
                     status, body = 404, {"message": "User not found"}
                 else:
                     user_id = username.rpartition("#")[2]
                     status, body = 200, {"username": username, "id": int(user_id) if user_id.isdigit() else None}
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                try:
-                    self.end_headers()
-                    self.wfile.write(data)
-                except ConnectionError:
-                    pass  # the caller gave up while we hung
+                _send(self, status, headers, json.dumps(body).encode())
 
             def log_message(self, *args: object) -> None:
                 pass
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
+
+    def _failing(self, path: str) -> bool:
+        return self.usage_mode != "up" and (self.usage_failing is None or path in self.usage_failing)
+
+    def _serve_usage(
+        self, handler: http.server.BaseHTTPRequestHandler, path: str, params: dict[str, list[str]]
+    ) -> None:
+        while self._failing(path) and self.usage_mode == "hang":
+            if self._closing.wait(0.02):
+                return  # shutting down: hang up without an answer
+        mode: UsageMode = self.usage_mode if self._failing(path) else "up"
+        if mode == "slow" and self._closing.wait(self.delay):
+            return
+        if mode == "drop":
+            handler.close_connection = True
+            return
+        status, headers, body = self._usage_answer(path, params, mode)
+        if mode == "truncated":
+            handler.close_connection = True
+            _send(handler, status, headers, body[: len(body) // 2], content_length=len(body) + 100)
+        else:
+            _send(handler, status, headers, body)
+
+    def _usage_answer(
+        self, path: str, params: dict[str, list[str]], mode: UsageMode
+    ) -> tuple[int, dict[str, str], bytes]:
+        json_type = {"Content-Type": "application/json"}
+        if mode == "500":
+            return 500, json_type, b'{"message": "Internal Server Error"}'
+        if mode == "429":
+            return 429, {**json_type, "Retry-After": self.retry_after}, b'{"message": "Too many requests"}'
+        if mode == "garbage":
+            return 200, {"Content-Type": "text/html"}, b"<html><body>502 Bad Gateway (not JSON)</body></html>"
+        if mode == "wrong":
+            wrong: object = [{"message": "unexpected"}] if "/stats/" in path else {"message": "unexpected"}
+            return 200, json_type, json.dumps(wrong).encode()
+        requested = params.get("type", [None])[-1]
+        if requested is not None and requested not in HORDE_KINDS:
+            message = {"message": "Input payload validation failed", "errors": {"type": f"{requested!r} unknown"}}
+            return 400, json_type, json.dumps(message).encode()
+        payload: object
+        if path == self.STATUS_PATH:
+            payload = self._usage_of(requested or "image").status
+        elif path == self.WORKERS_PATH:
+            kinds = [requested] if requested else list(HORDE_KINDS)
+            payload = [worker for kind in kinds for worker in self._usage_of(kind).workers]
+        else:
+            kind = next(k for k, p in self.STATS_PATHS.items() if p == path)
+            payload = self._usage_of(kind).stats
+        return 200, json_type, json.dumps(payload).encode()
+
+    def _usage_of(self, kind: str) -> FakeUsage:
+        return self.usage.get(kind) or FakeUsage()
 
     @property
     def url(self) -> str:
@@ -219,11 +329,234 @@ class FakeHorde:
         self.server.server_close()
 
 
+def _send(
+    handler: http.server.BaseHTTPRequestHandler,
+    status: int,
+    headers: dict[str, str],
+    body: bytes,
+    *,
+    content_length: int | None = None,
+) -> None:
+    """Answer with *status*, *headers* and *body* (announcing *content_length* bytes, by default the body's)."""
+    handler.send_response(status)
+    for name, value in headers.items():
+        handler.send_header(name, value)
+    if "Content-Type" not in headers:
+        handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(body) if content_length is None else content_length))
+    try:
+        handler.end_headers()
+        handler.wfile.write(body)
+    except ConnectionError:
+        pass  # the caller gave up while we hung
+
+
 @functools.cache
 def reference_documents() -> dict[Category, dict[str, dict[str, Any]]]:
     """The real data as v2 documents per category (every category, empty ones too)."""
     bundle = read_bundle(reference_files())
     return {c: {key: record.to_document() for key, record in bundle.categories.get(c, [])} for c in Category}
+
+
+RETIRED_IMAGE_MODELS = ("Midjourney Diffusion", "Seek.art MEGA", "Voxel Art Diffusion")
+"""Image names ``realistic_usage`` puts in the stats only: none is (or shares a base name with) a reference model."""
+RETIRED_TEXT_MODELS = ("koboldcpp/Psyfighter-13B", "koboldcpp/Noromaid-v0.1-mixtral-8x7b")
+"""Text names likewise."""
+QUANT_SUFFIXES = ("-Q4_K_M", "-Q8_0")
+
+
+def realistic_usage(documents: Mapping[Category, Mapping[str, object]]) -> dict[str, FakeUsage]:
+    """Deterministic AI-Horde payloads for the image and text models of *documents* (a few ms; fresh objects).
+
+    Models are taken in ``sorted(names, key=str.casefold)`` order; ``i`` is the position in that order.
+
+    Image (``i % 10``): 0 popular (status ``count`` 18..30, day stats in the thousands), e.g. "2DN",
+    "AlbedoBase XL 3.1", "Anything v3"; 1, 2, 4, 5, 6, 8 ordinary (count 1..12, smaller stats), e.g.
+    "526Mix-Animated", "Anything v5", "Analog Diffusion"; 3 in the status with count 0 (a queue, no worker) and
+    no stats, e.g. "AAM XL", "Analog Madness"; 7 stats only (no status, no worker; day 0), e.g. "ACertainThing",
+    "AnyLoRA", "BB95 Furry Mix v14"; 9 nothing at all (dead weight), e.g. "AlbedoBase XL (SDXL)", "Anything
+    Diffusion Inpainting", "Blank Canvas XL". Plus ``RETIRED_IMAGE_MODELS`` in the stats only.
+
+    Text (``i % 20``; ``short`` is the name after its first "/", the whole name when it has none): 0
+    ``koboldcpp/<short>`` popular (count 3..8), e.g. "koboldcpp/Marx-3B-V3" (acrastt/Marx-3B-V3); 1
+    ``aphrodite/<name>``, e.g. "aphrodite/Aeala/Enterredaas-33b"; 2 both ``koboldcpp/<short>`` and
+    ``aphrodite/<name>``, e.g. "koboldcpp/Enterredaas-65b" and "aphrodite/Aeala/Enterredaas-65b"; 3 the bare
+    ``<name>``, e.g. "aetherwiing/MN-12B-Starcannon-v3"; 4 ``koboldcpp/<short lower-cased>`` (mixed case against
+    the reference when ``short`` has capitals), e.g. "koboldcpp/ai21-jamba-1.5-mini" (ai21labs/AI21-Jamba-1.5-Mini);
+    5 ``koboldcpp/<short>`` plus ``koboldcpp/<short>-Q4_K_M`` (status with 1 worker, and stats) and
+    ``koboldcpp/<short>-Q8_0`` (stats only), e.g. "koboldcpp/MS-Meadowlark-22B-Q4_K_M"
+    (allura-org/MS-Meadowlark-22B); 6 ``koboldcpp/<short>`` in the stats only (no status, no worker), e.g.
+    "koboldcpp/Tlacuilo-12B"; 7..19 nothing (dead weight), e.g. "alpindale/goliath-120b". Status and stats use
+    the same names; counts are 1..3 unless popular. Plus ``RETIRED_TEXT_MODELS`` in the stats only.
+
+    Workers: each status name with ``count`` c is listed by exactly c workers (under that exact name); image
+    workers serve 1..25 models, text workers 1..3, each text worker only names of one backend prefix (or only
+    bare names). All workers are online; ids are fixed UUIDs.
+    """
+    image = sorted(documents.get(Category.IMAGE_GENERATION, {}), key=str.casefold)
+    text = sorted(documents.get(Category.TEXT_GENERATION, {}), key=str.casefold)
+    return {"image": _realistic_image(image), "text": _realistic_text(text)}
+
+
+def _stats_entry(stats: dict[str, dict[str, int]], name: str, day: int, month: int, total: int) -> None:
+    stats["day"][name], stats["month"][name], stats["total"][name] = day, max(day, month), max(day, month, total)
+
+
+def _status_entry(rng: random.Random, kind: UsageKind, name: str, count: int) -> dict[str, Any]:
+    speed = rng.uniform(200_000.0, 2_500_000.0) if kind == "image" else rng.uniform(5.0, 60.0)
+    queued = rng.randint(0, 40) * (1 if count else 3)
+    jobs = min(queued, rng.randint(0, 8))
+    return {
+        "performance": round(speed * count, 1),
+        "queued": queued,
+        "jobs": jobs,
+        "eta": rng.randint(0, 120) if count else 10_000,
+        "type": kind,
+        "name": name,
+        "count": count,
+    }
+
+
+def _realistic_image(names: list[str]) -> FakeUsage:
+    rng = random.Random(20_240_101)
+    usage = FakeUsage()
+    counts: dict[str, int] = {}
+    for i, name in enumerate(names):
+        shape = i % 10
+        if shape == 9:
+            continue
+        if shape == 7:
+            _stats_entry(usage.stats, name, 0, rng.randint(1, 400), rng.randint(2_000, 90_000))
+            continue
+        if shape == 3:
+            usage.status.append(_status_entry(rng, "image", name, 0))
+            continue
+        popular = shape == 0
+        count = rng.randint(18, 30) if popular else rng.randint(1, 12)
+        counts[name] = count
+        usage.status.append(_status_entry(rng, "image", name, count))
+        day = rng.randint(2_000, 25_000) if popular else rng.randint(0, 900)
+        month = day * rng.randint(25, 31) + rng.randint(0, 500)
+        _stats_entry(usage.stats, name, day, month, month * rng.randint(2, 12) + rng.randint(0, 5_000))
+    known = {name.casefold() for name in names}
+    for name in RETIRED_IMAGE_MODELS:
+        if name.casefold() not in known:
+            _stats_entry(usage.stats, name, 0, 0, rng.randint(10_000, 400_000))
+    usage.workers = [
+        _worker(rng, "image", n, models)
+        for n, models in enumerate(_spread(rng, counts, lambda: rng.randint(1, 25)), start=1)
+    ]
+    return usage
+
+
+def _realistic_text(names: list[str]) -> FakeUsage:
+    rng = random.Random(20_240_202)
+    usage = FakeUsage()
+    counts: dict[str, int] = {}
+    taken: set[str] = set()
+
+    def add(horde_name: str, count: int, *, status: bool = True) -> None:
+        if horde_name.casefold() in taken:
+            return
+        taken.add(horde_name.casefold())
+        if status:
+            counts[horde_name] = count
+            usage.status.append(_status_entry(rng, "text", horde_name, count))
+        day = rng.randint(0, 40) * count if status else 0
+        month = day * rng.randint(20, 31) + rng.randint(1, 300)
+        _stats_entry(usage.stats, horde_name, day, month, month * rng.randint(2, 10) + rng.randint(0, 2_000))
+
+    for i, name in enumerate(names):
+        shape = i % 20
+        short = name.split("/", 1)[-1]
+        count = rng.randint(3, 8) if shape == 0 else rng.choice((1, 1, 1, 2, 2, 3))
+        if shape == 0:
+            add(f"koboldcpp/{short}", count)
+        elif shape == 1:
+            add(f"aphrodite/{name}", count)
+        elif shape == 2:
+            add(f"koboldcpp/{short}", count)
+            add(f"aphrodite/{name}", rng.choice((1, 1, 2)))
+        elif shape == 3:
+            add(name, count)
+        elif shape == 4:
+            add(f"koboldcpp/{short.lower()}", count)
+        elif shape == 5:
+            add(f"koboldcpp/{short}", count)
+            add(f"koboldcpp/{short}{QUANT_SUFFIXES[0]}", 1)
+            add(f"koboldcpp/{short}{QUANT_SUFFIXES[1]}", 0, status=False)
+        elif shape == 6:
+            add(f"koboldcpp/{short}", 0, status=False)
+    known = {f"koboldcpp/{n.split('/', 1)[-1]}".casefold() for n in names}
+    for name in RETIRED_TEXT_MODELS:
+        if name.casefold() not in known:
+            add(name, 0, status=False)
+    by_backend: dict[str, dict[str, int]] = {}
+    for horde_name, count in counts.items():
+        backend = horde_name.split("/", 1)[0] if horde_name.startswith(("koboldcpp/", "aphrodite/")) else ""
+        by_backend.setdefault(backend, {})[horde_name] = count
+    spread = [
+        models
+        for backend in sorted(by_backend)
+        for models in _spread(rng, by_backend[backend], lambda: rng.choice((1, 2, 2, 3, 3)))
+    ]
+    usage.workers = [_worker(rng, "text", n, models) for n, models in enumerate(spread, start=1)]
+    return usage
+
+
+def _spread(rng: random.Random, counts: dict[str, int], capacity: Callable[[], int]) -> list[list[str]]:
+    """Workers' model lists such that each name is on exactly ``counts[name]`` of them, none over its capacity."""
+    workers: list[list[str]] = []
+    room: list[int] = []
+    for name, count in sorted(counts.items(), key=lambda item: (-item[1], item[0])):
+        free = [w for w in range(len(workers)) if room[w] > 0]
+        while len(free) < count:
+            workers.append([])
+            room.append(capacity())
+            free.append(len(workers) - 1)
+        for w in sorted(free, key=lambda w: (-room[w], rng.random()))[:count]:
+            workers[w].append(name)
+            room[w] -= 1
+    for models in workers:
+        rng.shuffle(models)
+    return workers
+
+
+_WORKER_WORDS = ("Amber", "Basalt", "Cobalt", "Dune", "Ember", "Fjord", "Granite", "Harbor", "Iris", "Juniper")
+
+
+def _worker(rng: random.Random, kind: UsageKind, number: int, models: list[str]) -> dict[str, Any]:
+    worker: dict[str, Any] = {
+        "id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+        "name": f"{rng.choice(_WORKER_WORDS)} {kind} worker {number:03d}",
+        "type": kind,
+        "models": models,
+        "online": True,
+        "trusted": rng.random() < 0.7,
+        "uptime": rng.randint(600, 40_000_000),
+        "requests_fulfilled": rng.randint(0, 2_000_000),
+        "kudos_rewards": round(rng.uniform(0, 5_000_000), 1),
+        "threads": rng.choice((1, 1, 1, 2)),
+        "uncompleted_jobs": rng.randint(0, 50),
+        "maintenance_mode": False,
+        "nsfw": rng.random() < 0.6,
+        "flagged": False,
+        "info": rng.choice((None, "", "Running on a spare GPU", "Community worker — be nice")),
+    }
+    if kind == "image":
+        worker["performance"] = f"{rng.uniform(0.2, 4.0):.1f} megapixelsteps per second"
+        worker["bridge_agent"] = "AI Horde Worker reGen:9.1.0:https://github.com/Haidra-Org/horde-worker-reGen"
+        worker["max_pixels"] = rng.choice((1_048_576, 2_359_296, 4_194_304))
+        worker.update({"img2img": True, "painting": rng.random() < 0.5, "post-processing": True, "lora": True})
+    else:
+        worker["performance"] = f"{rng.uniform(3.0, 80.0):.1f} tokens per second"
+        if models[0].startswith("koboldcpp/"):
+            worker["bridge_agent"] = "KoboldCppEmbedWorker:2:https://github.com/LostRuins/koboldcpp"
+        else:
+            worker["bridge_agent"] = "AI Horde Worker ReGen:5.3.0:https://github.com/Haidra-Org/horde-worker-reGen"
+        worker["max_length"] = rng.choice((256, 512, 512, 1024))
+        worker["max_context_length"] = rng.choice((4096, 8192, 8192, 16384, 32768))
+    return worker
 
 
 def github_files(base: str) -> tuple[GithubLayout, dict[str, bytes]]:

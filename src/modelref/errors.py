@@ -81,6 +81,12 @@ class UnknownCategory(ModelRefError):
     code = "unknown_category"
 
 
+class NoUsageData(ModelRefError):
+    """A live-usage analysis asked of a category the AI-Horde reports no usage for."""
+
+    code = "no_usage_data"
+
+
 class InvalidTransition(ModelRefError):
     code = "invalid_transition"
 

@@ -13,6 +13,7 @@ from modelref.client.mirror import Origins
 from modelref.client.sources import GITHUB, GithubLayout
 from modelref.domain.deployment import Deployment, ReplicateMode
 from modelref.domain.formats import Format
+from modelref.services.horde import CLIENT_AGENT
 
 
 def _split_list(value: Any) -> Any:
@@ -71,13 +72,27 @@ class Settings(BaseSettings):
     )
     """Base URL of the AI-Horde API (auth and live model usage)."""
     ai_horde_timeout: float = Field(default=10.0, gt=0, le=120)
-    """Seconds to wait for the AI-Horde when resolving an API key (then 503)."""
+    """Seconds each request to the AI-Horde may take (an API key check, a usage refresh)."""
+    ai_horde_cache_ttl: float = Field(default=60.0, ge=1, le=86_400)
+    """How long the AI-Horde's usage answers are used before they are refreshed."""
+    ai_horde_max_age: float = Field(default=6 * 3600.0, ge=1, le=30 * 86_400)
+    """How old usage data may be and still be served while the AI-Horde fails (its age is on /heartbeat)."""
+    ai_horde_wait: float = Field(default=2.0, ge=0, le=60)
+    """How long a request waits for the AI-Horde when no usage data is held (then: popular ``[]``, analyses 503)."""
+    ai_horde_attempts: int = Field(default=3, ge=1, le=10)
+    """Tries per usage refresh (in the background), with exponential back-off between them."""
+    ai_horde_backoff: float = Field(default=1.0, ge=0, le=60)
+    """The first back-off between tries, in seconds; it doubles up to 15 s."""
+    ai_horde_client_agent: str = Field(default=CLIENT_AGENT, min_length=1, max_length=200)
+    """The ``Client-Agent`` header sent to the AI-Horde (``name:version:contact``)."""
+    preferred_file_hosts: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["huggingface.co"])
+    """Download hosts deletion risk does not flag as non-preferred."""
     pending_queue: PendingQueueSettings = Field(default_factory=PendingQueueSettings)
     cors_allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     """Origins allowed to call the API from a browser."""
     github: GithubLayout = Field(default_factory=GithubLayout)
 
-    _split = field_validator("cors_allowed_origins", mode="before")(_split_list)
+    _split = field_validator("cors_allowed_origins", "preferred_file_hosts", mode="before")(_split_list)
 
     @model_validator(mode="after")
     def _default_database(self) -> Self:

@@ -26,7 +26,16 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from modelref.http.app import create_app
-from tests.support import APPROVER, KEYS, FakeHorde, live_server, no_server_error_but_guards, writable_settings
+from tests.support import (
+    APPROVER,
+    KEYS,
+    FakeHorde,
+    live_server,
+    no_server_error_but_guards,
+    realistic_usage,
+    reference_documents,
+    writable_settings,
+)
 
 CHECKS = [
     schemathesis.check(no_server_error_but_guards),
@@ -44,7 +53,7 @@ CALLERS: dict[str, dict[str, str]] = {"anonymous": {}, "approver": APPROVER}
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory, seeded_database: Path) -> Iterator[str]:
     """A live v2-canonical PRIMARY on a private copy of the real data, with a fake AI-Horde; its base URL."""
-    with FakeHorde(KEYS) as horde:
+    with FakeHorde(KEYS, usage=realistic_usage(reference_documents())) as horde:
         settings = writable_settings(tmp_path_factory.mktemp("contract"), seeded_database, horde)
         with live_server(create_app(settings)) as base:
             yield base

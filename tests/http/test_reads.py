@@ -149,9 +149,15 @@ async def test_service_endpoints(client: httpx.AsyncClient) -> None:
         "canonical_format": "v2",
         "writable": True,
     }
+    never_asked = {"age_seconds": None, "stale": True, "last_error": None}
     assert (await client.get("/api/heartbeat")).json() == {
         "status": "ok",
-        "ai_horde": {"degraded": False, "consecutive_failures": 0, "seconds_until_retry": None},
+        "ai_horde": {
+            "degraded": False,
+            "consecutive_failures": 0,
+            "seconds_until_retry": None,
+            "usage": {"image": never_asked, "text": never_asked},
+        },
     }
     assert "/api/docs" in (await client.get("/api/")).json()["message"]
 

@@ -13,6 +13,7 @@ from modelref.domain.changes import User
 from modelref.domain.deployment import Deployment, ReplicateMode
 from modelref.domain.formats import Format
 from modelref.domain.stored import CategoryState
+from modelref.domain.usage import HordeKind, KindUsage
 
 METADATA_SCHEMA_VERSION = "1.0.0"
 
@@ -37,8 +38,11 @@ class BackendInfo(BaseModel):
 
 class AIHordeStatus(BaseModel):
     degraded: bool
+    """The circuit breaker is open: no call goes out until ``seconds_until_retry`` has passed."""
     consecutive_failures: int
     seconds_until_retry: float | None
+    usage: dict[HordeKind, KindUsage] | None = None
+    """How old the usage data is, per kind, and why its last refresh failed (absent while starting)."""
 
 
 class ReplicaCategoryStatus(BaseModel):

@@ -21,6 +21,7 @@ from modelref.client.mirror import Mirror
 from modelref.client.replica import Replica
 from modelref.client.sources import seed_reader
 from modelref.domain.formats import Format
+from modelref.domain.risk import RiskPolicy
 from modelref.http import errors, meta, openapi, search, stats, v1, v2, writes
 from modelref.http import review as review_routes
 from modelref.http.deps import Services, services_of
@@ -32,10 +33,12 @@ from modelref.services.breaker import CircuitBreaker
 from modelref.services.catalog import Catalog
 from modelref.services.history import History
 from modelref.services.horde import HordeClient
+from modelref.services.live import Live
 from modelref.services.proposals import Proposals
 from modelref.services.reads import Reads
 from modelref.services.review import Review
 from modelref.services.startup import prepare_store
+from modelref.services.usage import LiveUsage
 from modelref.settings import Settings
 from modelref.storage.store import Store
 
@@ -90,19 +93,32 @@ def _start(settings: Settings, freeze: bool) -> Services:
     catalog.start()
     deployment = settings.deployment
     breaker = CircuitBreaker()
-    horde = HordeClient(settings.ai_horde_url, breaker, timeout=settings.ai_horde_timeout)
+    horde = HordeClient(
+        settings.ai_horde_url, breaker, timeout=settings.ai_horde_timeout, client_agent=settings.ai_horde_client_agent
+    )
+    usage = LiveUsage(
+        horde,
+        breaker,
+        ttl=settings.ai_horde_cache_ttl,
+        max_age=settings.ai_horde_max_age,
+        wait=settings.ai_horde_wait,
+        attempts=settings.ai_horde_attempts,
+        backoff=settings.ai_horde_backoff,
+    )
+    reads = Reads(catalog, deployment)
     queue = settings.pending_queue
     log.debug("catalog ready: %s", ", ".join(f"{c.value} {len(s.hits)}" for c, s in catalog.snapshots.items()))
     return Services(
         deployment=deployment,
         catalog=catalog,
-        reads=Reads(catalog, deployment),
+        reads=reads,
         proposals=Proposals(store, deployment, max_pending=queue.max_pending_per_requestor),
         review=Review(store, deployment),
         history=History(store, deployment),
         applier=Applier(store, deployment, catalog.refresh, hold=catalog.deferred),
         auth=Auth(horde, queue.requestor_ids, queue.approver_ids),
         breaker=breaker,
+        live=Live(reads, usage, RiskPolicy(preferred_hosts=tuple(settings.preferred_file_hosts))),
         replica=replica,
     )
 
@@ -110,6 +126,7 @@ def _start(settings: Settings, freeze: bool) -> Services:
 def _stop(services: Services | None) -> None:
     if services is None:
         return
+    services.live.usage.close()
     services.auth.horde.close()
     services.catalog.stop()
     source = services.catalog.source

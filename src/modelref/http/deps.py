@@ -22,6 +22,7 @@ from modelref.services.auth import Auth
 from modelref.services.breaker import CircuitBreaker
 from modelref.services.catalog import Catalog
 from modelref.services.history import History
+from modelref.services.live import Live
 from modelref.services.proposals import Proposals
 from modelref.services.reads import Reads
 from modelref.services.review import Review
@@ -38,6 +39,7 @@ class Services:
     applier: Applier
     auth: Auth
     breaker: CircuitBreaker
+    live: Live
     replica: Replica | None = None
     """The REPLICA's sources (None on a PRIMARY)."""
 
@@ -66,5 +68,10 @@ async def _deployment(request: Request) -> Deployment:
     return (await services(request)).deployment
 
 
+async def _live(request: Request) -> Live:
+    return (await services(request)).live
+
+
 ReadsDep = Annotated[Reads[Blob], Depends(_reads)]
+LiveDep = Annotated[Live, Depends(_live)]
 DeploymentDep = Annotated[Deployment, Depends(_deployment)]

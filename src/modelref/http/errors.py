@@ -35,6 +35,7 @@ STATUS: dict[type[errors.ModelRefError], int] = {
     errors.InvalidName: 400,
     errors.InvalidPayload: 400,
     errors.InvalidTransition: 400,
+    errors.NoUsageData: 400,
     errors.QuotaExceeded: 400,
     errors.Unauthorized: 401,
     errors.Forbidden: 403,

@@ -33,17 +33,19 @@ async def root() -> ContainsMessage:
 
 @service.get("/heartbeat", operation_id="heartbeat_heartbeat_get", response_model_exclude_unset=True)
 async def heartbeat(request: Request) -> HeartbeatResponse:
-    """Service health and the state of the AI-Horde connection; on a REPLICA also the source in use, the
+    """Service health and the state of the AI-Horde connection (the circuit breaker and the age of the usage
+    data); on a REPLICA also the source in use, the
     age of its data and the last error (``replica``). Never fails (not even while starting)."""
     services = services_of(request.app.state)
-    state = services.breaker.state() if services is not None else None
-    if state is None:
+    if services is None:
         ai_horde = AIHordeStatus(degraded=False, consecutive_failures=0, seconds_until_retry=None)
     else:
+        state = services.breaker.state()
         ai_horde = AIHordeStatus(
             degraded=state.degraded,
             consecutive_failures=state.consecutive_failures,
             seconds_until_retry=state.seconds_until_retry,
+            usage=services.live.usage.status(),
         )
     if services is not None and services.replica is not None:
         return HeartbeatResponse(status="ok", ai_horde=ai_horde, replica=services.replica.status())

@@ -21,6 +21,7 @@ from modelref.domain.formats import Format
 from modelref.domain.query import CrossSearchParams, SearchParams
 from modelref.http.encoding import Blob, encode, render
 from modelref.http.routing import known_category, legacy_category, searchable_category
+from modelref.services.reads import Answer as ReadAnswer
 from modelref.services.reads import Body, Reads
 
 V2 = "/model_references/v2"
@@ -38,13 +39,16 @@ def v2_record(reads: Reads[Blob], category: Category, name: str) -> Body[Blob]:
 
 
 def v2_search(reads: Reads[Blob], category: Category | None, params: CrossSearchParams) -> Body[Blob]:
-    answer = reads.search(category, params.to_query())
+    return answered(reads.search(category, params.to_query()))
+
+
+def answered(answer: ReadAnswer) -> Body[Blob]:
+    """An answer made per request (tagged by its inputs), as a body the fast path's renderer serves."""
     return Body(Blob(answer.body, answer.etag), None)
 
 
 def poll(reads: Reads[Blob], api: Format) -> Body[Blob]:
-    answer = reads.poll(api)
-    return Body(Blob(answer.body, answer.etag), None)
+    return answered(reads.poll(api))
 
 
 def v1_category(reads: Reads[Blob], name: str) -> Body[Blob]:

@@ -1,4 +1,6 @@
-"""The AI-Horde API client: who owns an API key (DATA.md §15), behind the circuit breaker (DATA.md §15.4).
+"""The AI-Horde API client: who owns an API key, and the raw answers of the usage endpoints (DATA.md §15),
+behind the circuit breaker (DATA.md §15.4). Every request carries the ``Client-Agent`` header the AI-Horde asks
+clients to send.
 
 Keys are never logged or kept: the caches and the table of lookups in flight are keyed by a SHA-256 of the key.
 
@@ -17,6 +19,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib.metadata import version
 from typing import Generic, TypeVar
 
 import httpx
@@ -25,6 +28,8 @@ from modelref.errors import Unavailable
 from modelref.services.breaker import CircuitBreaker
 
 MAX_KEY_LENGTH = 256
+CLIENT_AGENT = f"modelref:{version('modelref')}:https://github.com/Haidra-Org/horde-model-reference"
+"""``name:version:contact``, as the AI-Horde asks every client to identify itself."""
 _PLAUSIBLE_KEY = re.compile(rf"[\x21-\x7e]{{1,{MAX_KEY_LENGTH}}}")
 
 RETRY_AFTER = 5.0
@@ -107,6 +112,7 @@ class HordeClient:
         cache_size: int = 10_000,
         max_lookups: int = 8,
         queue_wait: float = 0.5,
+        client_agent: str = CLIENT_AGENT,
         transport: httpx.BaseTransport | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -116,7 +122,9 @@ class HordeClient:
         self.queue_wait = queue_wait
         self._clock = clock
         limits = httpx.Limits(max_connections=max_lookups, max_keepalive_connections=max_lookups)
-        self._client = httpx.Client(timeout=timeout, transport=transport, limits=limits)
+        self._client = httpx.Client(
+            timeout=timeout, transport=transport, limits=limits, headers={"Client-Agent": client_agent}
+        )
         self._users: _Recent[HordeUser] = _Recent(ttl, cache_size)
         self._unknown: _Recent[bool] = _Recent(negative_ttl, cache_size)
         self._in_flight: dict[str, _Lookup] = {}
@@ -215,6 +223,34 @@ class HordeClient:
             raise Unavailable(f"{UNAVAILABLE} (AI-Horde answered {response.status_code})", RETRY_AFTER)
         self.breaker.success()
         return _user(response)
+
+    def get(self, path: str, params: dict[str, str]) -> bytes:
+        """The body of a 200 answer to ``GET {base_url}{path}``; HordeFailure for anything else.
+
+        One exchange, no retry and no breaker bookkeeping: the caller decides what a failure counts as.
+        """
+        try:
+            response = self._client.get(f"{self.base_url}{path}", params=params)
+        except httpx.TimeoutException:
+            raise HordeFailure("timed out") from None
+        except httpx.HTTPError as error:
+            raise HordeFailure(f"{type(error).__name__}") from None
+        if response.status_code == 429:
+            raise HordeFailure("rate limited (429)", health=False, retry_after=_retry_after(response, 300.0))
+        if response.status_code != 200:
+            raise HordeFailure(f"answered {response.status_code}")
+        return response.content
+
+
+class HordeFailure(Exception):
+    """A usage request to the AI-Horde got no usable answer. *health* False: the failure says nothing about
+    the AI-Horde's health (it is rate limiting us)."""
+
+    def __init__(self, reason: str, *, health: bool = True, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.health = health
+        self.retry_after = retry_after
 
 
 def _user(response: httpx.Response) -> HordeUser | None:

@@ -61,7 +61,7 @@ class Reads(Generic[B]):
             across = self._across = (snapshots, SearchIndex(hits))
         return across[1]
 
-    def _snapshot(self, category: Category) -> Snapshot[B]:
+    def snapshot(self, category: Category) -> Snapshot[B]:
         """The category's snapshot; NotReplicated (503) on a REPLICA that has not received it yet."""
         snapshot = self.catalog.get(category)
         if not snapshot.received:
@@ -72,13 +72,13 @@ class Reads(Generic[B]):
         return snapshot
 
     def v2_category(self, category: Category) -> Body[B]:
-        snapshot = self._snapshot(category)
+        snapshot = self.snapshot(category)
         if not snapshot.hits:
             raise EmptyCategory(f"Model category '{category.value}' not found")
         return Body(snapshot.v2, snapshot.last_updated)
 
     def v2_record(self, category: Category, key: str) -> Body[B]:
-        snapshot = self._snapshot(category)
+        snapshot = self.snapshot(category)
         found = snapshot.records.get(key)
         if found is None:
             raise NotFound(f"Model '{shown(key)}' not found in category '{category.value}'")
@@ -88,7 +88,7 @@ class Reads(Generic[B]):
         """The legacy document of a category; lora and ti are always ``{}`` (managed elsewhere)."""
         if CATEGORY_INFO[category].managed_elsewhere:  # `{}` whatever a REPLICA has received
             return Body(self._empty, self.catalog.get(category).last_updated)
-        snapshot = self._snapshot(category)
+        snapshot = self.snapshot(category)
         if snapshot.v1 is None:
             raise NotFound(f"Model category '{category.value}' not found or is empty")
         if not snapshot.hits:
@@ -97,7 +97,7 @@ class Reads(Generic[B]):
 
     def v1_text(self, include_group: bool, *, build: bool = True) -> Body[B] | None:
         """The db.json document, with group summaries when asked (None: not built yet and *build* False)."""
-        snapshot = self._snapshot(Category.TEXT_GENERATION)
+        snapshot = self.snapshot(Category.TEXT_GENERATION)
         if snapshot.v1 is None or not snapshot.hits:
             raise EmptyCategory("Text generation models not found or empty")
         if not include_group:
@@ -109,7 +109,7 @@ class Reads(Generic[B]):
         """The SearchResponse for one category (or all when *category* is None)."""
         snapshots = self.catalog.snapshots  # one set for the whole answer: a refresh may swap in another
         for wanted in SEARCH_ORDER if category is None else (category,):
-            self._snapshot(wanted)  # never a partial answer from a REPLICA still catching up
+            self.snapshot(wanted)  # never a partial answer from a REPLICA still catching up
         if category is None:
             contents = tuple(snapshots[c].fingerprint for c in SEARCH_ORDER)
             page = self._index_across(snapshots).search(query, None)
@@ -162,7 +162,7 @@ class Reads(Generic[B]):
 
     def statistics(self, category: Category, grouped: bool, limit: int | None, offset: int) -> CategoryStatistics:
         """A category's statistics; a known category without records has zeros (as the existing service)."""
-        snapshot = self._snapshot(category)
+        snapshot = self.snapshot(category)
         stats = snapshot.statistics(grouped and category is Category.TEXT_GENERATION)
         return stats.model_copy(update={"limit": limit, "offset": offset})
 

@@ -1,0 +1,218 @@
+"""The reads that join the reference to live AI-Horde data: popular, with-stats, deletion risk (API.md P1, T2,
+§15 E2).
+
+Each answer is a pure function of the category's snapshot, the AI-Horde answers it used and the parameters:
+it is computed once (off the event loop), encoded once, and tagged by those inputs, so a repeated request
+costs a dictionary lookup and its ETag is the same in every process holding the same data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from typing import Any, Final, Generic, TypeVar
+
+import anyio.to_thread
+import orjson
+from pydantic import TypeAdapter
+
+from modelref.domain.categories import Category
+from modelref.domain.inputs import shown
+from modelref.domain.risk import (
+    DeletionRiskParams,
+    RiskAnalysis,
+    RiskPolicy,
+    RiskPreset,
+    analyse,
+    deletion_risk,
+)
+from modelref.domain.usage import (
+    HORDE_KINDS,
+    CombinedModelStatistics,
+    PopularParams,
+    UsageIndex,
+    WithStatsParams,
+    popular,
+    with_stats,
+)
+from modelref.errors import EmptyCategory, InvalidQuery, NoUsageData, Unavailable
+from modelref.services.catalog import Snapshot
+from modelref.services.reads import Answer, Reads
+from modelref.services.usage import LiveData, LiveUsage
+
+EMPTY_LIST: Final = Answer(b"[]", hashlib.blake2b(b"[]", digest_size=12).hexdigest())
+_WITH_STATS: Final = TypeAdapter(dict[str, CombinedModelStatistics])
+RISK_CATEGORIES: Final = "Deletion risk analysis is only supported for image_generation and text_generation categories"
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class _Recent(Generic[K, V]):
+    """The *size* most recently used values, each made once even when asked for by many threads at once."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[K, V] = OrderedDict()
+        self._lock = threading.Lock()
+        self._making: dict[K, threading.Lock] = {}
+
+    def peek(self, key: K) -> V | None:
+        with self._lock:
+            return self._items.get(key)
+
+    def get(self, key: K, make: Callable[[], V]) -> V:
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+            making = self._making.setdefault(key, threading.Lock())
+        with making:
+            with self._lock:
+                if key in self._items:
+                    return self._items[key]
+            value = make()
+            with self._lock:
+                self._items[key] = value
+                while len(self._items) > self.size:
+                    self._items.popitem(last=False)
+                self._making.pop(key, None)
+            return value
+
+
+class Live:
+    """Popular models, per-model live statistics and deletion risk, over the catalog and the AI-Horde."""
+
+    def __init__(self, reads: Reads[Any], usage: LiveUsage, policy: RiskPolicy | None = None) -> None:
+        self.reads = reads
+        self.usage = usage
+        self.policy = policy or RiskPolicy()
+        self._indexes: _Recent[tuple[str, bool], UsageIndex] = _Recent(8)
+        self._analyses: _Recent[tuple[Any, ...], RiskAnalysis] = _Recent(16)
+        self._answers: _Recent[tuple[Any, ...], Answer] = _Recent(256)
+
+    async def popular(self, category: Category, params: PopularParams) -> Answer:
+        """Models ranked by live usage; ``[]`` for a category without usage data and when the AI-Horde
+        cannot answer within the wait (``/heartbeat`` says why)."""
+        kind = HORDE_KINDS.get(category)
+        if kind is None:
+            return EMPTY_LIST
+        snapshot = self.reads.snapshot(category)
+        live = await self.usage.get(kind, workers=params.include_workers)
+        if live is None:
+            return EMPTY_LIST
+
+        def make() -> Answer:
+            index = self._index(live)
+            models = [(h.key, h.document) for h in snapshot.hits]
+            ranked = popular(models, index, params.sort_by, params.limit, workers=params.include_workers)
+            body = orjson.dumps([r.model_dump(mode="json", exclude_none=True) for r in ranked])
+            return _answer(body, key)
+
+        key = (
+            "popular",
+            category,
+            snapshot.fingerprint,
+            live.tag,
+            params.sort_by,
+            params.limit,
+            params.include_workers,
+        )
+        return await self._answer(key, make)
+
+    async def with_stats(self, category: Category, params: WithStatsParams) -> Answer:
+        """Every model's live data, nulls included (API.md §15 E2); 503 when the AI-Horde cannot answer."""
+        snapshot, live = await self._live_category(
+            category,
+            f"Category '{category.value}' does not support Horde statistics. "
+            "Only image_generation and text_generation are supported.",
+            workers=params.include_workers,
+        )
+
+        def make() -> Answer:
+            models = [(h.key, h.document) for h in snapshot.hits]
+            return _answer(_WITH_STATS.dump_json(with_stats(models, self._index(live), params)), key)
+
+        key = ("with-stats", category, snapshot.fingerprint, live.tag, *params.model_dump().values())
+        return await self._answer(key, make)
+
+    async def deletion_risk(self, category: Category, params: DeletionRiskParams) -> Answer:
+        """Deletion risk of every model (API.md T2): 400 for other categories and unknown presets, 404 for an
+        empty category, 503 when the AI-Horde cannot answer."""
+        preset = _preset(params.preset)
+        snapshot, live = await self._live_category(category, RISK_CATEGORIES, workers=False)
+        text = category is Category.TEXT_GENERATION
+        grouped = params.group_text_models and text
+        variations = params.include_backend_variations and text and not grouped
+
+        def make() -> Answer:
+            view = (category, snapshot.fingerprint, live.tag, grouped, variations)
+
+            def assess() -> RiskAnalysis:
+                models = [(h.key, h.document) for h in snapshot.hits]
+                return analyse(category, models, self._index(live), self.policy, grouped=grouped, variations=variations)
+
+            analysis = self._analyses.get(view, assess)
+            return _answer(deletion_risk(analysis, preset, params.limit, params.offset).model_dump_json().encode(), key)
+
+        key = (
+            "risk",
+            category,
+            snapshot.fingerprint,
+            live.tag,
+            grouped,
+            variations,
+            preset,
+            params.limit,
+            params.offset,
+        )
+        return await self._answer(key, make)
+
+    async def _live_category(
+        self, category: Category, unsupported: str, *, workers: bool
+    ) -> tuple[Snapshot[Any], LiveData]:
+        """The snapshot of a category with usage data and its live data, in the order of checks the existing
+        service has: the category (400), its records (404), the AI-Horde (503)."""
+        kind = HORDE_KINDS.get(category)
+        if kind is None:
+            raise NoUsageData(unsupported)
+        snapshot = self.reads.snapshot(category)
+        if not snapshot.hits:
+            raise EmptyCategory(f"Category '{category.value}' not found or has no models")
+        live = await self.usage.get(kind, workers=workers)
+        if live is None:
+            state = self.usage.breaker.state()
+            reason = self.usage.status()[kind].last_error or "no answer yet"
+            raise Unavailable(
+                f"AI Horde API is currently unavailable ({reason}) and no usage data younger than "
+                f"{self.usage.max_age:.0f} s is held; try again later (see /api/heartbeat).",
+                retry_after=state.seconds_until_retry or 5,
+            )
+        return snapshot, live
+
+    def _index(self, live: LiveData) -> UsageIndex:
+        return self._indexes.get((live.tag, live.usage.workers is not None), lambda: UsageIndex(live.usage))
+
+    async def _answer(self, key: tuple[Any, ...], make: Callable[[], Answer]) -> Answer:
+        """The answer made before for *key*, or made now on a worker thread."""
+        found = self._answers.peek(key)
+        if found is not None:
+            return found
+        return await anyio.to_thread.run_sync(self._answers.get, key, make)
+
+
+def _answer(body: bytes, key: tuple[Any, ...]) -> Answer:
+    """An answer tagged by what it was made from (the same in every process holding the same data)."""
+    return Answer(body, hashlib.blake2b(repr(key).encode(), digest_size=12).hexdigest())
+
+
+def _preset(name: str | None) -> RiskPreset | None:
+    if name is None:
+        return None
+    try:
+        return RiskPreset(name)
+    except ValueError:
+        valid = ", ".join(p.value for p in RiskPreset)
+        raise InvalidQuery(f"Invalid preset: Unknown preset: {shown(name)!r}. Valid presets: {valid}") from None

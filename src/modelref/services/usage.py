@@ -1,0 +1,264 @@
+"""Live usage from the AI-Horde, cached and refreshed off the request path (DATA.md §15.1, §15.4).
+
+Each answer the service uses — a kind's model status, its usage counters, its workers — is one ``_Entry``: the
+last good answer, when it came, and at most one refresh in flight. A refresh runs on this module's own threads
+(never the service's worker threads, never the event loop), tries ``attempts`` times with exponential back-off
+and counts once against the circuit breaker when every try failed.
+
+A request never waits long: data younger than ``ttl`` is used as is; older data (up to ``max_age``) is used at
+once while a refresh runs behind it; with no usable data a request waits for the refresh at most ``wait``
+seconds after that refresh began, then answers with what it has (``None``). A burst of concurrent requests
+makes at most one upstream call per answer and cache period.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Final
+
+import orjson
+from pydantic import TypeAdapter, ValidationError
+
+from modelref.domain.usage import HordeKind, HordeModelStatus, HordeStats, HordeUsage, HordeWorker, KindUsage
+from modelref.services.breaker import CircuitBreaker
+from modelref.services.horde import HordeClient, HordeFailure
+
+log = logging.getLogger(__name__)
+
+
+class Part(StrEnum):
+    STATUS = "status"
+    STATS = "stats"
+    WORKERS = "workers"
+
+
+_REQUESTS: Final[dict[tuple[HordeKind, Part], tuple[str, dict[str, str]]]] = {
+    (HordeKind.IMAGE, Part.STATUS): ("v2/status/models", {"type": "image", "model_state": "known"}),
+    (HordeKind.TEXT, Part.STATUS): ("v2/status/models", {"type": "text", "model_state": "known"}),
+    (HordeKind.IMAGE, Part.STATS): ("v2/stats/img/models", {"model_state": "known"}),
+    (HordeKind.TEXT, Part.STATS): ("v2/stats/text/models", {"model_state": "known"}),
+    (HordeKind.IMAGE, Part.WORKERS): ("v2/workers", {"type": "image"}),
+    (HordeKind.TEXT, Part.WORKERS): ("v2/workers", {"type": "text"}),
+}
+"""Where each answer comes from (DATA.md §15.1)."""
+
+_PARSERS: Final[dict[Part, TypeAdapter[Any]]] = {
+    Part.STATUS: TypeAdapter(tuple[HordeModelStatus, ...]),
+    Part.STATS: TypeAdapter(HordeStats),
+    Part.WORKERS: TypeAdapter(tuple[HordeWorker, ...]),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class LiveData:
+    """One kind's usage as a request sees it: the payloads, a tag naming their content, their age."""
+
+    usage: HordeUsage
+    tag: str
+    age: float
+
+
+@dataclass(slots=True)
+class _Entry:
+    value: Any = None
+    digest: str = ""
+    fetched: float = 0.0
+    """Clock time of the last good answer."""
+    wall: float = 0.0
+    refreshing: bool = False
+    started: float = 0.0
+    error: str | None = None
+    waiters: list[Callable[[], None]] = field(default_factory=list)
+
+
+class LiveUsage:
+    """The AI-Horde's usage answers, cached for *ttl* seconds and served up to *max_age* seconds old."""
+
+    def __init__(
+        self,
+        client: HordeClient,
+        breaker: CircuitBreaker,
+        *,
+        ttl: float = 60.0,
+        max_age: float = 6 * 3600.0,
+        wait: float = 2.0,
+        attempts: int = 3,
+        backoff: float = 1.0,
+        max_backoff: float = 15.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.client = client
+        self.breaker = breaker
+        self.ttl = ttl
+        self.max_age = max_age
+        self.wait = wait
+        self.attempts = attempts
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self._clock = clock
+        self._entries = {key: _Entry() for key in _REQUESTS}
+        self._lock = threading.Lock()
+        self._closing = threading.Event()
+        self._pool = ThreadPoolExecutor(max_workers=len(_REQUESTS), thread_name_prefix="ai-horde-usage")
+
+    def close(self) -> None:
+        self._closing.set()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    async def get(self, kind: HordeKind, *, workers: bool = False) -> LiveData | None:
+        """The kind's status and usage (and workers, when asked and to be had); None when no answer younger
+        than ``max_age`` can be had within the wait."""
+        parts = (Part.STATUS, Part.STATS, Part.WORKERS) if workers else (Part.STATUS, Part.STATS)
+        await self._ready([(kind, p) for p in parts])
+        now = self._clock()
+        with self._lock:
+            found = {
+                p: e
+                for p in parts
+                if (e := self._entries[kind, p]).value is not None and now - e.fetched < self.max_age
+            }
+        if Part.STATUS not in found or Part.STATS not in found:
+            return None
+        used = [found[p] for p in parts if p in found]
+        usage = HordeUsage(
+            status=found[Part.STATUS].value,
+            stats=found[Part.STATS].value,
+            workers=found[Part.WORKERS].value if Part.WORKERS in found else None,
+            observed_at=int(min(e.wall for e in used)),
+        )
+        tag = hashlib.blake2b("/".join(e.digest for e in used).encode(), digest_size=12).hexdigest()
+        return LiveData(usage, tag, max(now - e.fetched for e in used))
+
+    async def _ready(self, keys: list[tuple[HordeKind, Part]]) -> None:
+        """Start the refreshes these answers need; wait (at most ``wait`` seconds after each refresh began)
+        for those with no usable answer."""
+        loop = asyncio.get_running_loop()
+        waits: list[asyncio.Future[None]] = []
+        deadline = 0.0
+        with self._lock:
+            now = self._clock()
+            for key in keys:
+                entry = self._entries[key]
+                if entry.value is not None and now - entry.fetched < self.ttl:
+                    continue
+                if not entry.refreshing:
+                    entry.refreshing, entry.started = True, now
+                    self._pool.submit(self._refresh, key)
+                if entry.value is not None and now - entry.fetched < self.max_age:
+                    continue  # served stale while the refresh runs
+                left = entry.started + self.wait - now
+                if left > 0:
+                    done: asyncio.Future[None] = loop.create_future()
+                    entry.waiters.append(_waker(loop, done))
+                    waits.append(done)
+                    deadline = max(deadline, left)
+        if waits:
+            await asyncio.wait(waits, timeout=deadline)
+
+    def _refresh(self, key: tuple[HordeKind, Part]) -> None:
+        """Fetch one answer (with retries), keep it when good, wake whoever waits for it."""
+        entry = self._entries[key]
+        try:
+            body, value = self._fetch(key)
+        except HordeFailure as failure:
+            log.warning("AI-Horde %s %s: %s", key[0].value, key[1].value, failure.reason)
+            with self._lock:
+                entry.error = failure.reason
+        except BaseException as error:  # never leave an entry refreshing forever
+            log.exception("AI-Horde %s %s: unexpected error", key[0].value, key[1].value)
+            with self._lock:
+                entry.error = type(error).__name__
+        else:
+            with self._lock:
+                entry.value = value
+                entry.digest = hashlib.blake2b(body, digest_size=12).hexdigest()
+                entry.fetched, entry.wall = self._clock(), time.time()
+                entry.error = None
+        finally:
+            with self._lock:
+                entry.refreshing = False
+                waiters, entry.waiters = entry.waiters, []
+            for wake in waiters:
+                wake()
+
+    def _fetch(self, key: tuple[HordeKind, Part]) -> tuple[bytes, Any]:
+        """One answer, parsed; HordeFailure when every try failed (counted once against the breaker)."""
+        if not self.breaker.allow():
+            left = self.breaker.state().seconds_until_retry
+            raise HordeFailure(f"circuit open; next try in {left or 0:.0f} s", health=False)
+        path, params = _REQUESTS[key]
+        failure = HordeFailure("not tried")
+        for attempt in range(self.attempts):
+            if attempt:
+                delay = min(self.max_backoff, self.backoff * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
+                if failure.retry_after is not None:
+                    delay = max(delay, min(failure.retry_after, self.max_backoff))
+                if self._closing.wait(delay):
+                    break
+            try:
+                body = self.client.get(path, params)
+                value = _parse(key[1], body)
+            except HordeFailure as error:
+                failure = error
+                continue
+            except BaseException:
+                self.breaker.inconclusive()
+                raise
+            self.breaker.success()
+            return body, value
+        if failure.health:
+            self.breaker.failure()
+        else:
+            self.breaker.inconclusive()
+        raise failure
+
+    def status(self) -> dict[HordeKind, KindUsage]:
+        """Per kind, the age of the status and usage data and the last refresh error."""
+        now = self._clock()
+        report = {}
+        with self._lock:
+            for kind in HordeKind:
+                entries = [self._entries[kind, p] for p in (Part.STATUS, Part.STATS)]
+                held = all(e.value is not None for e in entries)
+                age = max(now - e.fetched for e in entries) if held else None
+                errors = [e.error for e in entries if e.error]
+                report[kind] = KindUsage(
+                    age_seconds=round(age, 1) if age is not None else None,
+                    stale=age is None or age >= self.ttl,
+                    last_error=errors[0] if errors else None,
+                )
+        return report
+
+
+def _parse(part: Part, body: bytes) -> Any:
+    """An answer's payload; HordeFailure for anything that is not the JSON the endpoint documents."""
+    try:
+        return _PARSERS[part].validate_python(orjson.loads(body))
+    except orjson.JSONDecodeError:
+        raise HordeFailure("answered something that is not JSON") from None
+    except ValidationError as error:
+        raise HordeFailure(f"answered JSON of an unexpected shape ({error.error_count()} problems)") from None
+
+
+def _waker(loop: asyncio.AbstractEventLoop, done: asyncio.Future[None]) -> Callable[[], None]:
+    """A callable, safe from any thread, that completes *done* on its loop (unless the loop has gone)."""
+
+    def settle() -> None:
+        if not done.done():
+            done.set_result(None)
+
+    def wake() -> None:
+        with contextlib.suppress(RuntimeError):  # the loop closed: nobody waits any more
+            loop.call_soon_threadsafe(settle)
+
+    return wake
