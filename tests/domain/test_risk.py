@@ -8,6 +8,7 @@ import pytest
 
 from modelref.domain.categories import Category
 from modelref.domain.risk import RiskPolicy, RiskPreset, analyse, deletion_risk, summarize
+from modelref.domain.risk import grouped as group
 from modelref.domain.usage import HordeModelStatus, HordeStats, HordeUsage, UsageIndex
 from tests.factories import image_record, text_record
 
@@ -128,7 +129,7 @@ def test_grouping_merges_variants() -> None:
     ]
     index = usage({"koboldcpp/Fam-7B": 2, "koboldcpp/Fam-13B": 5}, {"koboldcpp/Fam-7B": 40}, {"koboldcpp/Fam-7B": 4})
     plain = analyse(TEXT, models, index, POLICY)
-    grouped = analyse(TEXT, models, index, POLICY, grouped=True)
+    grouped = group(plain, POLICY)
     assert [m.name for m in grouped.models] == ["Fam", "Solo"]
     fam = grouped.models[0]
     members = [m for m in plain.models if m.name.startswith("Org/Fam")]
@@ -152,7 +153,7 @@ def test_backend_variations_only_for_ungrouped_text() -> None:
     assert with_variations.backend_variations is not None
     assert [v.backend for v in with_variations.backend_variations] == ["koboldcpp"]
     assert analyse(TEXT, models, index, POLICY).models[0].usage_month == 1040
-    assert analyse(TEXT, models, index, POLICY, grouped=True, variations=True).models[0].backend_variations is None
+    assert group(analyse(TEXT, models, index, POLICY, variations=True), POLICY).models[0].backend_variations is None
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,7 @@ payloads, and what a caller sees when that AI-Horde is down or hangs."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -277,3 +278,18 @@ async def test_a_hung_ai_horde_costs_popular_the_wait_only(down: httpx.AsyncClie
     assert time.monotonic() - started < 10  # the AI-Horde never answered; the request did not wait for it
     assert (await down.get(f"{STATS}/text_generation/deletion-risk")).status_code == 503
     assert (await down.get(f"{V2}/text_generation/model/Gryphe/MythoMax-L2-13b")).status_code == 200
+
+
+async def test_a_burst_of_requests_makes_one_call_per_answer(seeded_database: Path) -> None:
+    with FakeHorde(KEYS, usage=realistic_usage(reference_documents())) as horde:
+        horde.usage_mode = "slow"  # every request of the burst arrives while the first call is out
+        horde.delay = 0.3
+        async for client in running(create_app(make_settings(seeded_database, ai_horde_url=horde.url))):
+            paths = [f"{V2}/text_generation/popular", f"{STATS}/text_generation/deletion-risk"]
+            answers = await asyncio.gather(*(client.get(paths[i % 2]) for i in range(100)))
+            assert {a.status_code for a in answers} == {200}
+            assert answers[0].json()  # ranked, not the empty list of a failed wait
+            assert len({a.headers["etag"] for a in answers}) == 2
+            assert horde.calls_by_path[FakeHorde.STATUS_PATH] == 1
+            assert horde.calls_by_path[FakeHorde.STATS_PATHS["text"]] == 1
+            assert horde.calls_by_path[FakeHorde.STATS_PATHS["image"]] == 0

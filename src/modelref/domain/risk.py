@@ -61,11 +61,14 @@ class DeletionRiskFlags(BaseModel):
 
     @property
     def count(self) -> int:
-        return sum(self.model_dump().values())
+        return sum(getattr(self, f) for f in _FLAGS)
 
     @property
     def host_warning(self) -> bool:
         return self.has_multiple_hosts or self.has_non_preferred_host or self.has_unknown_host or self.no_download_urls
+
+
+_FLAGS: Final = tuple(DeletionRiskFlags.model_fields)
 
 
 class UsageTrend(BaseModel):
@@ -194,21 +197,33 @@ def _cost_benefit(month: int, size_gb: float | None) -> float | None:
     return round(month / size_gb, 2) if size_gb else None
 
 
-def _is_critical(category: Category, info: ModelDeletionRiskInfo, policy: RiskPolicy) -> bool:
+_VARIATION_FIELDS: Final = set(BackendVariationStats.model_fields)
+_HOST_FLAGS: Final = ("has_multiple_hosts", "has_non_preferred_host", "has_unknown_host", "no_download_urls")
+
+
+def _settled(category: Category, policy: RiskPolicy, flags: Mapping[str, bool], **fields: Any) -> ModelDeletionRiskInfo:
+    """A model's risk from its flags and counters: at risk, score, critical, warning (DATA.md §14.1, §14.3).
+
+    Made by one ``model_validate`` of plain values (nested ones included): the fastest way to a model.
+    """
+    score = sum(flags.values())
     if category is Category.TEXT_GENERATION:
-        return info.usage_month < policy.text_critical_usage and info.worker_count < policy.text_critical_workers
-    flags = info.deletion_risk_flags
-    return flags.zero_usage_month and flags.no_active_workers
-
-
-def _settle(category: Category, info: ModelDeletionRiskInfo, policy: RiskPolicy) -> ModelDeletionRiskInfo:
-    """Fill in what follows from the flags and counters: at risk, score, critical, warning."""
-    flags = info.deletion_risk_flags
-    info.at_risk = flags.count > 0
-    info.risk_score = flags.count
-    info.is_critical = _is_critical(category, info, policy)
-    info.has_warning = flags.host_warning
-    return info
+        critical = (
+            fields["usage_month"] < policy.text_critical_usage and fields["worker_count"] < policy.text_critical_workers
+        )
+    else:
+        critical = flags.get("zero_usage_month", False) and flags.get("no_active_workers", False)
+    return ModelDeletionRiskInfo.model_validate(
+        {
+            "category": category,
+            "deletion_risk_flags": flags,
+            "at_risk": score > 0,
+            "risk_score": score,
+            "is_critical": critical,
+            "has_warning": any(flags.get(f, False) for f in _HOST_FLAGS),
+            **fields,
+        }
+    )
 
 
 def assess(
@@ -236,31 +251,33 @@ def assess(
         downloads = _downloads(document, policy.preferred_hosts)
         description = document.get("description")
         has_description = isinstance(description, str) and bool(description.strip())
-        flags = DeletionRiskFlags(
-            zero_usage_day=day == 0,
-            zero_usage_month=month == 0,
-            zero_usage_total=total == 0,
-            no_active_workers=stats.worker_count == 0,
-            missing_description=not has_description,
-            missing_baseline=not document.get("baseline"),
-            low_usage=bool(category_month) and share < low_usage_percent,
+        flags = {
+            "zero_usage_day": day == 0,
+            "zero_usage_month": month == 0,
+            "zero_usage_total": total == 0,
+            "no_active_workers": stats.worker_count == 0,
+            "missing_description": not has_description,
+            "missing_baseline": not document.get("baseline"),
+            "low_usage": bool(category_month) and share < low_usage_percent,
             **(downloads.flags if judge_hosts else {}),
-        )
+        }
         size_gb = _size_gb(document)
         baseline = document.get("baseline")
         nsfw = document.get("nsfw")
-        info = ModelDeletionRiskInfo(
+        variations_found = stats.backend_variations
+        info = _settled(
+            category,
+            policy,
+            flags,
             name=name,
-            category=category,
-            deletion_risk_flags=flags,
-            at_risk=False,
-            risk_score=0,
             worker_count=stats.worker_count,
             usage_day=day,
             usage_month=month,
             usage_total=total,
+            usage_hour=None,
+            usage_minute=None,
             usage_percentage_of_category=round(share, 4),
-            usage_trend=UsageTrend(day_to_month_ratio=_ratio(day, month), month_to_total_ratio=_ratio(month, total)),
+            usage_trend={"day_to_month_ratio": _ratio(day, month), "month_to_total_ratio": _ratio(month, total)},
             cost_benefit_score=_cost_benefit(month, size_gb),
             size_gb=size_gb,
             baseline=str(baseline) if baseline is not None else None,
@@ -269,17 +286,12 @@ def assess(
             download_count=downloads.count,
             download_hosts=downloads.hosts,
             backend_variations=(
-                [
-                    BackendVariationStats.model_validate(v.model_dump(include=set(BackendVariationStats.model_fields)))
-                    for v in stats.backend_variations.values()
-                ]
-                if stats.backend_variations is not None
+                [v.model_dump(include=_VARIATION_FIELDS) for v in variations_found.values()]
+                if variations_found is not None
                 else None
             ),
-            is_critical=False,
-            has_warning=False,
         )
-        infos.append(_settle(category, info, policy))
+        infos.append(info)
     infos.sort(key=lambda i: i.usage_month, reverse=True)  # stable: ties keep the category's order
     return infos, category_month
 
@@ -295,35 +307,38 @@ def _weighted_ratio(
     return sum(r * w for r, w in parts) / weights
 
 
-def _merge(name: str, members: Sequence[ModelDeletionRiskInfo]) -> ModelDeletionRiskInfo:
+def _merge(
+    category: Category, policy: RiskPolicy, name: str, members: Sequence[ModelDeletionRiskInfo]
+) -> ModelDeletionRiskInfo:
     first = members[0]
-    flags = DeletionRiskFlags.model_validate(
-        {f: any(getattr(m.deletion_risk_flags, f) for m in members) for f in DeletionRiskFlags.model_fields}
-    )
+    flags = {f: any(getattr(m.deletion_risk_flags, f) for m in members) for f in _FLAGS}
     sizes = [m.size_gb for m in members if m.size_gb is not None]
     size_gb = mean(sizes) if sizes else None
     month = sum(m.usage_month for m in members)
-    hosts = list(dict.fromkeys(h for m in members for h in m.download_hosts))
-    return first.model_copy(
-        update={
-            "name": name,
-            "deletion_risk_flags": flags,
-            "worker_count": max(m.worker_count for m in members),
-            "usage_day": sum(m.usage_day for m in members),
-            "usage_month": month,
-            "usage_total": sum(m.usage_total for m in members),
-            "usage_percentage_of_category": round(sum(m.usage_percentage_of_category for m in members), 4),
-            "usage_trend": UsageTrend(
-                day_to_month_ratio=_weighted_ratio(members, lambda t: t.day_to_month_ratio),
-                month_to_total_ratio=_weighted_ratio(members, lambda t: t.month_to_total_ratio),
-            ),
-            "size_gb": round(size_gb, 2) if size_gb is not None else None,
-            "cost_benefit_score": _cost_benefit(month, size_gb),
-            "has_description": all(m.has_description for m in members),
-            "download_count": sum(m.download_count for m in members),
-            "download_hosts": hosts,
-            "backend_variations": None,
-        }
+    return _settled(
+        category,
+        policy,
+        flags,
+        name=name,
+        worker_count=max(m.worker_count for m in members),
+        usage_day=sum(m.usage_day for m in members),
+        usage_month=month,
+        usage_total=sum(m.usage_total for m in members),
+        usage_hour=None,
+        usage_minute=None,
+        usage_percentage_of_category=round(sum(m.usage_percentage_of_category for m in members), 4),
+        usage_trend={
+            "day_to_month_ratio": _weighted_ratio(members, lambda t: t.day_to_month_ratio),
+            "month_to_total_ratio": _weighted_ratio(members, lambda t: t.month_to_total_ratio),
+        },
+        cost_benefit_score=_cost_benefit(month, size_gb),
+        size_gb=round(size_gb, 2) if size_gb is not None else None,
+        baseline=first.baseline,
+        nsfw=first.nsfw,
+        has_description=all(m.has_description for m in members),
+        download_count=sum(m.download_count for m in members),
+        download_hosts=list(dict.fromkeys(h for m in members for h in m.download_hosts)),
+        backend_variations=None,
     )
 
 
@@ -337,9 +352,9 @@ def group_by_base_name(
     merged = []
     for name, members in groups.items():
         if len(members) == 1:
-            merged.append(members[0].model_copy(update={"name": name}))
+            merged.append(members[0].model_copy(update={"name": name, "backend_variations": None}))
         else:
-            merged.append(_settle(category, _merge(name, members), policy))
+            merged.append(_merge(category, policy, name, members))
     return merged
 
 
@@ -356,27 +371,36 @@ _PRESETS: Final[Mapping[RiskPreset, Callable[[ModelDeletionRiskInfo], bool]]] = 
 }
 
 
+_SUMMARY_FLAGS: Final = {
+    "models_with_zero_day_usage": "zero_usage_day",
+    "models_with_zero_month_usage": "zero_usage_month",
+    "models_with_zero_total_usage": "zero_usage_total",
+    "models_with_no_active_workers": "no_active_workers",
+    "models_with_no_downloads": "no_download_urls",
+    "models_with_non_preferred_hosts": "has_non_preferred_host",
+    "models_with_multiple_hosts": "has_multiple_hosts",
+    "models_with_low_usage": "low_usage",
+}
+
+
 def summarize(infos: Sequence[ModelDeletionRiskInfo]) -> CategoryDeletionRiskSummary:
     """DATA.md §14.4, over the given models."""
-
-    def count(test: Callable[[ModelDeletionRiskInfo], bool]) -> int:
-        return sum(1 for i in infos if test(i))
-
+    counts = dict.fromkeys(("models_at_risk", "models_critical", "models_with_warnings", *_SUMMARY_FLAGS), 0)
+    score = month = 0
+    for info in infos:
+        flags = info.deletion_risk_flags
+        counts["models_at_risk"] += info.at_risk
+        counts["models_critical"] += info.is_critical
+        counts["models_with_warnings"] += info.has_warning
+        for field_name, flag in _SUMMARY_FLAGS.items():
+            counts[field_name] += getattr(flags, flag)
+        score += info.risk_score
+        month += info.usage_month
     return CategoryDeletionRiskSummary(
         total_models=len(infos),
-        models_at_risk=count(lambda i: i.at_risk),
-        models_critical=count(lambda i: i.is_critical),
-        models_with_warnings=count(lambda i: i.has_warning),
-        models_with_zero_day_usage=count(lambda i: i.deletion_risk_flags.zero_usage_day),
-        models_with_zero_month_usage=count(lambda i: i.deletion_risk_flags.zero_usage_month),
-        models_with_zero_total_usage=count(lambda i: i.deletion_risk_flags.zero_usage_total),
-        models_with_no_active_workers=count(lambda i: i.deletion_risk_flags.no_active_workers),
-        models_with_no_downloads=count(lambda i: i.deletion_risk_flags.no_download_urls),
-        models_with_non_preferred_hosts=count(lambda i: i.deletion_risk_flags.has_non_preferred_host),
-        models_with_multiple_hosts=count(lambda i: i.deletion_risk_flags.has_multiple_hosts),
-        models_with_low_usage=count(lambda i: i.deletion_risk_flags.low_usage),
-        average_risk_score=round(mean(i.risk_score for i in infos), 2) if infos else 0.0,
-        category_total_month_usage=sum(i.usage_month for i in infos),
+        average_risk_score=round(score / len(infos), 2) if infos else 0.0,
+        category_total_month_usage=month,
+        **counts,
     )
 
 
@@ -397,17 +421,23 @@ def analyse(
     index: UsageIndex,
     policy: RiskPolicy,
     *,
-    grouped: bool = False,
     variations: bool = False,
 ) -> RiskAnalysis:
-    """The assessment behind every deletion-risk answer of one (category, grouping, variations) view;
-    *grouped* applies to text only, *variations* to ungrouped text only."""
-    text = category is Category.TEXT_GENERATION
-    infos, category_month = assess(category, models, index, policy, variations=variations and text and not grouped)
-    ungrouped = len(infos)
-    if grouped and text:
-        infos = group_by_base_name(infos, category, policy)
-    return RiskAnalysis(category, infos, ungrouped, category_month, summarize(infos))
+    """The assessment behind every ungrouped deletion-risk answer; *variations* applies to text only."""
+    infos, category_month = assess(
+        category, models, index, policy, variations=variations and category is Category.TEXT_GENERATION
+    )
+    return RiskAnalysis(category, infos, len(infos), category_month, summarize(infos))
+
+
+def grouped(analysis: RiskAnalysis, policy: RiskPolicy) -> RiskAnalysis:
+    """The same analysis with text variants merged per group (DATA.md §14.6); other categories unchanged."""
+    if analysis.category is not Category.TEXT_GENERATION:
+        return analysis
+    infos = group_by_base_name(analysis.models, analysis.category, policy)
+    return RiskAnalysis(
+        analysis.category, infos, analysis.ungrouped_count, analysis.category_total_month_usage, summarize(infos)
+    )
 
 
 def deletion_risk(

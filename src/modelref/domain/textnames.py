@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -196,8 +197,11 @@ def parse(name: str) -> ParsedName:
     )
 
 
+@functools.lru_cache(maxsize=16_384)
 def base_name(name: str) -> str:
     """Return the group key of a text model name: no backend prefix, no organisation, parsed base.
+
+    Remembered for the most recent names: joins, groupings and statistics ask for the same names again and again.
 
     >>> base_name("koboldcpp/sophosympatheia/StrawberryLemonade-L3-70B-v1.2")
     'StrawberryLemonade-L3'

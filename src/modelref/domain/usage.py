@@ -153,6 +153,8 @@ class BackendVariation(BaseModel):
 class CombinedModelStatistics(BaseModel):
     """A model's live data (API.md §16.12); ``popular`` leaves the null fields out, ``with-stats`` keeps them."""
 
+    model_config = ConfigDict(frozen=True)
+
     queued_jobs: int | None = None
     performance: float | None = None
     eta: int | None = None
@@ -234,6 +236,7 @@ class UsageIndex:
             self._families.setdefault(_family_key(name), []).append(name)
             self._siblings.setdefault(_sibling_key(name), []).append(name)
         self._workers: dict[str, list[HordeWorker]] = {}
+        self._combined: dict[tuple[str, bool, bool], CombinedModelStatistics] = {}
         for worker in usage.workers or ():
             for model in dict.fromkeys(m.lower() for m in worker.models):
                 self._workers.setdefault(model, []).append(worker)
@@ -308,7 +311,17 @@ class UsageIndex:
 
     def combined(self, name: str, *, workers: bool = False, variations: bool = False) -> CombinedModelStatistics:
         """The model's live data (DATA.md §15.2). *variations*: usage of this model only (no other sizes of
-        its group), broken down by backend. *workers*: its workers (when this index has them)."""
+        its group), broken down by backend. *workers*: its workers (when this index has them).
+
+        Made once per index and question (every analysis of one AI-Horde answer asks again); never modified.
+        """
+        key = (name, workers and self.has_workers, variations)
+        found = self._combined.get(key)
+        if found is None:
+            found = self._combined[key] = self._combine(name, workers=key[1], variations=variations)
+        return found
+
+    def _combine(self, name: str, *, workers: bool, variations: bool) -> CombinedModelStatistics:
         status = self.status(name)
         backend_variations = None
         if variations:
@@ -318,7 +331,7 @@ class UsageIndex:
         else:
             day, month, total = self.usage(name)
         summaries = None
-        if workers and self.has_workers:
+        if workers:
             summaries = {
                 w.id: WorkerSummary.model_validate(w.model_dump(exclude={"models"})) for w in self.workers(name)
             } or None

@@ -28,6 +28,7 @@ from modelref.domain.risk import (
     analyse,
     deletion_risk,
 )
+from modelref.domain.risk import grouped as group
 from modelref.domain.usage import (
     HORDE_KINDS,
     CombinedModelStatistics,
@@ -148,13 +149,15 @@ class Live:
         variations = params.include_backend_variations and text and not grouped
 
         def make() -> Answer:
-            view = (category, snapshot.fingerprint, live.tag, grouped, variations)
+            view = (category, snapshot.fingerprint, live.tag)
 
             def assess() -> RiskAnalysis:
                 models = [(h.key, h.document) for h in snapshot.hits]
-                return analyse(category, models, self._index(live), self.policy, grouped=grouped, variations=variations)
+                return analyse(category, models, self._index(live), self.policy, variations=variations)
 
-            analysis = self._analyses.get(view, assess)
+            analysis = self._analyses.get((*view, False, variations), assess)
+            if grouped:
+                analysis = self._analyses.get((*view, True, False), lambda: group(analysis, self.policy))
             return _answer(deletion_risk(analysis, preset, params.limit, params.offset).model_dump_json().encode(), key)
 
         key = (
