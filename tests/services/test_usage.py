@@ -229,3 +229,27 @@ async def test_workers_are_fetched_only_when_asked_and_missing_workers_do_not_fa
     text = await usage.get(HordeKind.TEXT, workers=True)
     assert text is not None
     assert text.usage.workers is None
+
+
+async def test_after_a_failed_refresh_the_next_waits_for_the_back_off(
+    horde: FakeHorde, breaker: CircuitBreaker, clock: Clock
+) -> None:
+    horde.usage_mode = "429"  # not a failure of the AI-Horde's health: the breaker never stops these calls
+    client = HordeClient(horde.url, breaker, timeout=5.0)
+    live = LiveUsage(client, breaker, attempts=1, backoff=1.0, clock=clock)  # the pause: 1 s × 2¹
+    try:
+        assert await live.get(HordeKind.IMAGE) is None
+        await settled(live)
+        assert horde.calls_by_path[STATUS] == 1
+        clock.now += 1.5
+        assert await live.get(HordeKind.IMAGE) is None
+        await settled(live)
+        assert horde.calls_by_path[STATUS] == 1  # still pausing: no call
+        clock.now += 1
+        horde.usage_mode = "up"
+        assert await live.get(HordeKind.IMAGE) is not None
+        assert horde.calls_by_path[STATUS] == 2
+        assert not breaker.state().consecutive_failures
+    finally:
+        live.close()
+        client.close()

@@ -52,11 +52,15 @@ V = TypeVar("V")
 
 
 class _Recent(Generic[K, V]):
-    """The *size* most recently used values, each made once even when asked for by many threads at once."""
+    """The most recently used values — at most *size* of them, weighing at most *budget* in all — each made
+    once even when asked for by many threads at once."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, weigh: Callable[[V], int] = lambda _: 1, budget: int | None = None) -> None:
         self.size = size
+        self.weigh = weigh
+        self.budget = budget if budget is not None else size
         self._items: OrderedDict[K, V] = OrderedDict()
+        self._weight = 0
         self._lock = threading.Lock()
         self._making: dict[K, threading.Lock] = {}
 
@@ -77,10 +81,15 @@ class _Recent(Generic[K, V]):
             value = make()
             with self._lock:
                 self._items[key] = value
-                while len(self._items) > self.size:
-                    self._items.popitem(last=False)
+                self._weight += self.weigh(value)
+                while len(self._items) > self.size or (self._weight > self.budget and len(self._items) > 1):
+                    self._weight -= self.weigh(self._items.popitem(last=False)[1])
                 self._making.pop(key, None)
             return value
+
+
+ANSWERS_BUDGET: Final = 32 * 1024 * 1024
+"""The most bytes of made answers kept (a text deletion-risk answer is about 600 kB)."""
 
 
 class Live:
@@ -91,8 +100,8 @@ class Live:
         self.usage = usage
         self.policy = policy or RiskPolicy()
         self._indexes: _Recent[tuple[str, bool], UsageIndex] = _Recent(8)
-        self._analyses: _Recent[tuple[Any, ...], RiskAnalysis] = _Recent(16)
-        self._answers: _Recent[tuple[Any, ...], Answer] = _Recent(256)
+        self._analyses: _Recent[tuple[Any, ...], RiskAnalysis] = _Recent(8)
+        self._answers: _Recent[tuple[Any, ...], Answer] = _Recent(512, lambda a: len(a.body), ANSWERS_BUDGET)
 
     async def popular(self, category: Category, params: PopularParams) -> Answer:
         """Models ranked by live usage; ``[]`` for a category without usage data and when the AI-Horde

@@ -77,6 +77,8 @@ class _Entry:
     wall: float = 0.0
     refreshing: bool = False
     started: float = 0.0
+    failed: float | None = None
+    """Clock time the last refresh failed (None after a success)."""
     error: str | None = None
     waiters: list[Callable[[], None]] = field(default_factory=list)
 
@@ -109,6 +111,8 @@ class LiveUsage:
         self._entries = {key: _Entry() for key in _REQUESTS}
         self._lock = threading.Lock()
         self._closing = threading.Event()
+        self._pause = min(max_backoff, backoff * 2**attempts)
+        """After a failed refresh, how long until the next may start: the back-off goes on."""
         self._pool = ThreadPoolExecutor(max_workers=len(_REQUESTS), thread_name_prefix="ai-horde-usage")
 
     def close(self) -> None:
@@ -151,7 +155,7 @@ class LiveUsage:
                 entry = self._entries[key]
                 if entry.value is not None and now - entry.fetched < self.ttl:
                     continue
-                if not entry.refreshing:
+                if not entry.refreshing and (entry.failed is None or now - entry.failed >= self._pause):
                     entry.refreshing, entry.started = True, now
                     self._pool.submit(self._refresh, key)
                 if entry.value is not None and now - entry.fetched < self.max_age:
@@ -171,19 +175,20 @@ class LiveUsage:
         try:
             body, value = self._fetch(key)
         except HordeFailure as failure:
-            log.warning("AI-Horde %s %s: %s", key[0].value, key[1].value, failure.reason)
+            level = logging.DEBUG if isinstance(failure, CircuitOpen) else logging.WARNING
+            log.log(level, "AI-Horde %s %s: %s", key[0].value, key[1].value, failure.reason)
             with self._lock:
-                entry.error = failure.reason
+                entry.error, entry.failed = failure.reason, self._clock()
         except BaseException as error:  # never leave an entry refreshing forever
             log.exception("AI-Horde %s %s: unexpected error", key[0].value, key[1].value)
             with self._lock:
-                entry.error = type(error).__name__
+                entry.error, entry.failed = type(error).__name__, self._clock()
         else:
             with self._lock:
                 entry.value = value
                 entry.digest = hashlib.blake2b(body, digest_size=12).hexdigest()
                 entry.fetched, entry.wall = self._clock(), time.time()
-                entry.error = None
+                entry.error, entry.failed = None, None
         finally:
             with self._lock:
                 entry.refreshing = False
@@ -195,7 +200,7 @@ class LiveUsage:
         """One answer, parsed; HordeFailure when every try failed (counted once against the breaker)."""
         if not self.breaker.allow():
             left = self.breaker.state().seconds_until_retry
-            raise HordeFailure(f"circuit open; next try in {left or 0:.0f} s", health=False)
+            raise CircuitOpen(f"circuit open; next try in {left or 0:.0f} s", health=False)
         path, params = _REQUESTS[key]
         failure = HordeFailure("not tried")
         for attempt in range(self.attempts):
@@ -238,6 +243,10 @@ class LiveUsage:
                     last_error=errors[0] if errors else None,
                 )
         return report
+
+
+class CircuitOpen(HordeFailure):
+    """No refresh went out: the circuit breaker is open."""
 
 
 def _parse(part: Part, body: bytes) -> Any:
