@@ -155,13 +155,14 @@ class LiveUsage:
                 entry = self._entries[key]
                 if entry.value is not None and now - entry.fetched < self.ttl:
                     continue
-                if not entry.refreshing and (entry.failed is None or now - entry.failed >= self._pause):
+                pausing = entry.failed is not None and now - entry.failed < self._pause
+                if not entry.refreshing and not pausing and not self._closing.is_set():
                     entry.refreshing, entry.started = True, now
                     self._pool.submit(self._refresh, key)
                 if entry.value is not None and now - entry.fetched < self.max_age:
                     continue  # served stale while the refresh runs
                 left = entry.started + self.wait - now
-                if left > 0:
+                if entry.refreshing and left > 0:
                     done: asyncio.Future[None] = loop.create_future()
                     entry.waiters.append(_waker(loop, done))
                     waits.append(done)
