@@ -293,3 +293,25 @@ async def test_a_burst_of_requests_makes_one_call_per_answer(seeded_database: Pa
             assert horde.calls_by_path[FakeHorde.STATUS_PATH] == 1
             assert horde.calls_by_path[FakeHorde.STATS_PATHS["text"]] == 1
             assert horde.calls_by_path[FakeHorde.STATS_PATHS["image"]] == 0
+
+
+async def test_the_last_good_answer_is_served_and_reported_when_the_ai_horde_fails(seeded_database: Path) -> None:
+    with FakeHorde(KEYS, usage=realistic_usage(reference_documents())) as horde:
+        settings = make_settings(seeded_database, ai_horde_url=horde.url, ai_horde_cache_ttl=1, ai_horde_backoff=0)
+        async for client in running(create_app(settings)):
+            path = f"{STATS}/image_generation/deletion-risk"
+            good = await client.get(path)
+            assert good.status_code == 200
+            horde.usage_mode = "500"
+            await asyncio.sleep(1.1)  # older than the cache period
+            for _ in range(50):  # served from the last good answer while the refresh fails behind it
+                again = await client.get(path)
+                assert again.status_code == 200
+                assert again.headers["etag"] == good.headers["etag"]
+                usage = (await client.get("/api/heartbeat")).json()["ai_horde"]["usage"]["image"]
+                if usage["last_error"]:
+                    break
+                await asyncio.sleep(0.05)
+            assert usage["last_error"] == "answered 500"
+            assert usage["stale"] is True
+            assert usage["age_seconds"] >= 1
