@@ -189,6 +189,16 @@ async def test_statistics_from_the_data(client: httpx.AsyncClient) -> None:
     assert unknown.status_code == 422
     assert unknown.json()["detail"][0]["loc"] == ["path", "model_category_name"]
     assert (await client.get("/api/model_references/statistics/clip?limit=0")).status_code == 422
+    tagged = await client.get("/api/model_references/statistics/text_generation", params={"limit": 5})
+    assert (
+        tagged.headers["etag"] != (await client.get("/api/model_references/statistics/text_generation")).headers["etag"]
+    )
+    again = await client.get(
+        "/api/model_references/statistics/text_generation",
+        params={"limit": 5},
+        headers={"If-None-Match": tagged.headers["etag"]},
+    )
+    assert again.status_code == 304
 
 
 async def test_v2_metadata(client: httpx.AsyncClient) -> None:

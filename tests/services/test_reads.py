@@ -12,6 +12,7 @@ from modelref.domain.categories import Category
 from modelref.domain.deployment import Deployment, ReplicateMode
 from modelref.domain.formats import Format
 from modelref.domain.query import SearchQuery
+from modelref.domain.statistics import CategoryStatistics
 from modelref.errors import NotFound, NotServed
 from modelref.services.catalog import Catalog
 from modelref.services.reads import Reads
@@ -246,13 +247,20 @@ def test_metadata_is_served_under_the_canonical_api_of_a_primary_only(small: Sto
 
 def test_statistics_echo_limit_and_offset(small: Store) -> None:
     service = reads(small)
-    stats = service.statistics(IMAGE, False, 2, 1)
+
+    def statistics(category: Category, grouped: bool, limit: int | None, offset: int) -> CategoryStatistics:
+        return CategoryStatistics.model_validate_json(service.statistics(category, grouped, limit, offset).body)
+
+    stats = statistics(IMAGE, False, 2, 1)
     assert (stats.limit, stats.offset, stats.total_models, stats.returned_models) == (2, 1, 3, 3)
     assert (stats.nsfw_count, stats.sfw_count) == (1, 2)
-    default = service.statistics(IMAGE, False, None, 0)
+    default = statistics(IMAGE, False, None, 0)
     assert (default.limit, default.offset) == (None, 0)
     assert default.model_dump(exclude={"limit", "offset"}) == stats.model_dump(exclude={"limit", "offset"})
-    grouped = service.statistics(TEXT, True, None, 0)
+    assert service.statistics(IMAGE, False, 2, 1).etag != service.statistics(IMAGE, False, None, 0).etag
+    assert service.statistics(IMAGE, False, 2, 1) is service.statistics(IMAGE, False, 2, 1)  # encoded once
+    grouped = statistics(TEXT, True, None, 0)
     assert grouped.total_models == 2
-    empty = service.statistics(Category.LORA, False, None, 0)  # a known category without records: zeros
+    assert statistics(IMAGE, True, None, 0) == default  # grouping is for text only
+    empty = statistics(Category.LORA, False, None, 0)  # a known category without records: zeros
     assert (empty.total_models, empty.nsfw_count, empty.sfw_count, empty.baseline_distribution) == (0, 0, 0, {})

@@ -20,16 +20,19 @@ router = api_router("/model_references/statistics", ["v2", "statistics"], respon
 LIVE = errors(400)
 
 
-@router.get("/{model_category_name}", operation_id="read_v2_category_statistics")
-def statistics(
+@router.get("/{model_category_name}", operation_id="read_v2_category_statistics", response_model=CategoryStatistics)
+async def statistics(
+    request: Request,
     reads: ReadsDep,
     model_category_name: Category,
     group_text_models: bool = False,
     limit: Annotated[int | None, Query(ge=1, le=MAX_OFFSET)] = None,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
-) -> CategoryStatistics:
-    """Counts, distributions and sizes over the category's records (computed off the event loop)."""
-    return reads.statistics(model_category_name, group_text_models, limit, offset)
+) -> Response:
+    """Counts, distributions and sizes over the category's records (made when the data changes). A known
+    category without records has zeros."""
+    answer = reads.statistics(model_category_name, group_text_models, limit, offset)
+    return passthrough.respond(request, passthrough.answered(answer))
 
 
 @router.get(

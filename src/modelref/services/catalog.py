@@ -86,7 +86,8 @@ class Snapshot(Generic[B]):
             return self._v1_groups
 
     def statistics(self, grouped: bool) -> CategoryStatistics:
-        """The category's statistics at this version, computed on first use."""
+        """The category's statistics at this version (made when the snapshot is built; grouped: text only)."""
+        grouped = grouped and self.category is Category.TEXT_GENERATION
         with self._lock:
             found = self._statistics.get(grouped)
             if found is None:
@@ -116,7 +117,7 @@ def build_snapshot(category: Category, data: CategoryData, encode: Callable[[byt
     v1 = None
     if CATEGORY_INFO[category].legacy_file is not None:
         v1 = encode(legacy_file(category, [(h.key, h.record) for h in hits]))
-    return Snapshot(
+    snapshot = Snapshot(
         category=category,
         version=data.state.version if data.state else 0,
         fingerprint=content_tag(v2),
@@ -129,6 +130,9 @@ def build_snapshot(category: Category, data: CategoryData, encode: Callable[[byt
         encode=encode,
         received=data.received,
     )
+    for grouped in (False, True):  # off the request path, like every body
+        snapshot.statistics(grouped)
+    return snapshot
 
 
 class CatalogSource(Protocol):

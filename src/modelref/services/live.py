@@ -9,10 +9,8 @@ costs a dictionary lookup and its ETag is the same in every process holding the 
 from __future__ import annotations
 
 import hashlib
-import threading
-from collections import OrderedDict
-from collections.abc import Callable, Hashable
-from typing import Any, Final, Generic, TypeVar
+from collections.abc import Callable
+from typing import Any, Final
 
 import anyio.to_thread
 import orjson
@@ -32,6 +30,7 @@ from modelref.domain.risk import grouped as group
 from modelref.domain.usage import (
     HORDE_KINDS,
     CombinedModelStatistics,
+    HordeKind,
     PopularParams,
     UsageIndex,
     WithStatsParams,
@@ -40,6 +39,7 @@ from modelref.domain.usage import (
 )
 from modelref.errors import EmptyCategory, InvalidQuery, NoUsageData, Unavailable
 from modelref.services.catalog import Snapshot
+from modelref.services.memo import Recent
 from modelref.services.reads import Answer, Reads
 from modelref.services.usage import LiveData, LiveUsage
 
@@ -47,46 +47,9 @@ EMPTY_LIST: Final = Answer(b"[]", hashlib.blake2b(b"[]", digest_size=12).hexdige
 _WITH_STATS: Final = TypeAdapter(dict[str, CombinedModelStatistics])
 RISK_CATEGORIES: Final = "Deletion risk analysis is only supported for image_generation and text_generation categories"
 
-K = TypeVar("K", bound=Hashable)
-V = TypeVar("V")
 
-
-class _Recent(Generic[K, V]):
-    """The most recently used values — at most *size* of them, weighing at most *budget* in all — each made
-    once even when asked for by many threads at once."""
-
-    def __init__(self, size: int, weigh: Callable[[V], int] = lambda _: 1, budget: int | None = None) -> None:
-        self.size = size
-        self.weigh = weigh
-        self.budget = budget if budget is not None else size
-        self._items: OrderedDict[K, V] = OrderedDict()
-        self._weight = 0
-        self._lock = threading.Lock()
-        self._making: dict[K, threading.Lock] = {}
-
-    def peek(self, key: K) -> V | None:
-        with self._lock:
-            return self._items.get(key)
-
-    def get(self, key: K, make: Callable[[], V]) -> V:
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key]
-            making = self._making.setdefault(key, threading.Lock())
-        with making:
-            with self._lock:
-                if key in self._items:
-                    return self._items[key]
-            value = make()
-            with self._lock:
-                self._items[key] = value
-                self._weight += self.weigh(value)
-                while len(self._items) > self.size or (self._weight > self.budget and len(self._items) > 1):
-                    self._weight -= self.weigh(self._items.popitem(last=False)[1])
-                self._making.pop(key, None)
-            return value
-
+Job = tuple[tuple[Any, ...], Callable[[], Answer]]
+"""An answer's key (what it is made from) and how to make it."""
 
 ANSWERS_BUDGET: Final = 32 * 1024 * 1024
 """The most bytes of made answers kept (a text deletion-risk answer is about 600 kB)."""
@@ -99,9 +62,10 @@ class Live:
         self.reads = reads
         self.usage = usage
         self.policy = policy or RiskPolicy()
-        self._indexes: _Recent[tuple[str, bool], UsageIndex] = _Recent(8)
-        self._analyses: _Recent[tuple[Any, ...], RiskAnalysis] = _Recent(8)
-        self._answers: _Recent[tuple[Any, ...], Answer] = _Recent(512, lambda a: len(a.body), ANSWERS_BUDGET)
+        self._indexes: Recent[tuple[str, bool], UsageIndex] = Recent(8)
+        self._analyses: Recent[tuple[Any, ...], RiskAnalysis] = Recent(8)
+        self._answers: Recent[tuple[Any, ...], Answer] = Recent(512, lambda a: len(a.body), ANSWERS_BUDGET)
+        usage.on_refresh(self.warm)
 
     async def popular(self, category: Category, params: PopularParams) -> Answer:
         """Models ranked by live usage; ``[]`` for a category without usage data and when the AI-Horde
@@ -113,24 +77,7 @@ class Live:
         live = await self.usage.get(kind, workers=params.include_workers)
         if live is None:
             return EMPTY_LIST
-
-        def make() -> Answer:
-            index = self._index(live)
-            models = [(h.key, h.document) for h in snapshot.hits]
-            ranked = popular(models, index, params.sort_by, params.limit, workers=params.include_workers)
-            body = orjson.dumps([r.model_dump(mode="json", exclude_none=True) for r in ranked])
-            return _answer(body, key)
-
-        key = (
-            "popular",
-            category,
-            snapshot.fingerprint,
-            live.tag,
-            params.sort_by,
-            params.limit,
-            params.include_workers,
-        )
-        return await self._answer(key, make)
+        return await self._answer(self._popular(snapshot, live, params))
 
     async def with_stats(self, category: Category, params: WithStatsParams) -> Answer:
         """Every model's live data, nulls included (API.md §15 E2); 503 when the AI-Horde cannot answer."""
@@ -140,47 +87,72 @@ class Live:
             "Only image_generation and text_generation are supported.",
             workers=params.include_workers,
         )
-
-        def make() -> Answer:
-            models = [(h.key, h.document) for h in snapshot.hits]
-            return _answer(_WITH_STATS.dump_json(with_stats(models, self._index(live), params)), key)
-
-        key = ("with-stats", category, snapshot.fingerprint, live.tag, *params.model_dump().values())
-        return await self._answer(key, make)
+        return await self._answer(self._with_stats(snapshot, live, params))
 
     async def deletion_risk(self, category: Category, params: DeletionRiskParams) -> Answer:
         """Deletion risk of every model (API.md T2): 400 for other categories and unknown presets, 404 for an
         empty category, 503 when the AI-Horde cannot answer."""
         preset = _preset(params.preset)
         snapshot, live = await self._live_category(category, RISK_CATEGORIES, workers=False)
+        return await self._answer(self._risk(snapshot, live, params, preset))
+
+    def warm(self, kind: HordeKind) -> None:
+        """Make the usual answers from the AI-Horde's newest answers, before anyone asks (``LiveUsage`` calls
+        this on its own thread after a refresh): the first request after a change finds them made."""
+        category = next(c for c, k in HORDE_KINDS.items() if k is kind)
+        snapshot = self.reads.catalog.get(category)
+        live = self.usage.held(kind)
+        if live is None or not snapshot.received or not snapshot.hits:
+            return
+        jobs = [
+            self._popular(snapshot, live, PopularParams()),
+            self._with_stats(snapshot, live, WithStatsParams()),
+            self._risk(snapshot, live, DeletionRiskParams(), None),
+        ]
+        if category is Category.TEXT_GENERATION:
+            jobs.append(self._risk(snapshot, live, DeletionRiskParams(group_text_models=True), None))
+            jobs.append(self._risk(snapshot, live, DeletionRiskParams(include_backend_variations=True), None))
+        for key, make in jobs:
+            self._answers.get(key, make)
+
+    def _popular(self, snapshot: Snapshot[Any], live: LiveData, params: PopularParams) -> Job:
+        def make() -> Answer:
+            models = [(h.key, h.document) for h in snapshot.hits]
+            ranked = popular(models, self._index(live), params.sort_by, params.limit, workers=params.include_workers)
+            return _answer(orjson.dumps([r.model_dump(mode="json", exclude_none=True) for r in ranked]), key)
+
+        key = ("popular", snapshot.category, snapshot.fingerprint, live.tag, *params.model_dump().values())
+        return key, make
+
+    def _with_stats(self, snapshot: Snapshot[Any], live: LiveData, params: WithStatsParams) -> Job:
+        def make() -> Answer:
+            models = [(h.key, h.document) for h in snapshot.hits]
+            return _answer(_WITH_STATS.dump_json(with_stats(models, self._index(live), params)), key)
+
+        key = ("with-stats", snapshot.category, snapshot.fingerprint, live.tag, *params.model_dump().values())
+        return key, make
+
+    def _risk(
+        self, snapshot: Snapshot[Any], live: LiveData, params: DeletionRiskParams, preset: RiskPreset | None
+    ) -> Job:
+        category = snapshot.category
         text = category is Category.TEXT_GENERATION
         grouped = params.group_text_models and text
         variations = params.include_backend_variations and text and not grouped
+        view = (category, snapshot.fingerprint, live.tag)
+
+        def assess() -> RiskAnalysis:
+            models = [(h.key, h.document) for h in snapshot.hits]
+            return analyse(category, models, self._index(live), self.policy, variations=variations)
 
         def make() -> Answer:
-            view = (category, snapshot.fingerprint, live.tag)
-
-            def assess() -> RiskAnalysis:
-                models = [(h.key, h.document) for h in snapshot.hits]
-                return analyse(category, models, self._index(live), self.policy, variations=variations)
-
             analysis = self._analyses.get((*view, False, variations), assess)
             if grouped:
                 analysis = self._analyses.get((*view, True, False), lambda: group(analysis, self.policy))
             return _answer(deletion_risk(analysis, preset, params.limit, params.offset).model_dump_json().encode(), key)
 
-        key = (
-            "risk",
-            category,
-            snapshot.fingerprint,
-            live.tag,
-            grouped,
-            variations,
-            preset,
-            params.limit,
-            params.offset,
-        )
-        return await self._answer(key, make)
+        key = ("risk", *view, grouped, variations, preset, params.limit, params.offset)
+        return key, make
 
     async def _live_category(
         self, category: Category, unsupported: str, *, workers: bool
@@ -207,8 +179,9 @@ class Live:
     def _index(self, live: LiveData) -> UsageIndex:
         return self._indexes.get((live.tag, live.usage.workers is not None), lambda: UsageIndex(live.usage))
 
-    async def _answer(self, key: tuple[Any, ...], make: Callable[[], Answer]) -> Answer:
-        """The answer made before for *key*, or made now on a worker thread."""
+    async def _answer(self, job: Job) -> Answer:
+        """The answer made before for the job's key, or made now on a worker thread."""
+        key, make = job
         found = self._answers.peek(key)
         if found is not None:
             return found

@@ -19,10 +19,10 @@ from modelref.domain.formats import Format
 from modelref.domain.info import CategoryLastUpdatedResponse, CategoryMetadata, LastUpdatedResponse
 from modelref.domain.inputs import shown
 from modelref.domain.query import SearchIndex, SearchQuery
-from modelref.domain.statistics import CategoryStatistics
 from modelref.domain.tags import catalog_tag
 from modelref.errors import EmptyCategory, NotFound, NotReplicated
 from modelref.services.catalog import B, Catalog, Snapshot
+from modelref.services.memo import Recent
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +51,7 @@ class Reads(Generic[B]):
         self._empty = catalog.encode(b"{}")
         self._across: tuple[Mapping[Category, Snapshot[B]], SearchIndex] | None = None
         self._polled: tuple[Mapping[Category, Snapshot[B]], Answer] | None = None
+        self._statistics: Recent[tuple[str, bool, int | None, int], Answer] = Recent(64)
 
     def _index_across(self, snapshots: Mapping[Category, Snapshot[B]]) -> SearchIndex:
         """One index over every category of this set of snapshots, in search order (made again when the
@@ -160,11 +161,18 @@ class Reads(Generic[B]):
     def category_last_updated(self, api: Format, category: Category) -> CategoryLastUpdatedResponse:
         return CategoryLastUpdatedResponse(category=category, last_updated=self.metadata(api, category).last_updated)
 
-    def statistics(self, category: Category, grouped: bool, limit: int | None, offset: int) -> CategoryStatistics:
-        """A category's statistics; a known category without records has zeros (as the existing service)."""
+    def statistics(self, category: Category, grouped: bool, limit: int | None, offset: int) -> Answer:
+        """A category's statistics, encoded once per version and parameters; a known category without records
+        has zeros (as the existing service)."""
         snapshot = self.snapshot(category)
-        stats = snapshot.statistics(grouped and category is Category.TEXT_GENERATION)
-        return stats.model_copy(update={"limit": limit, "offset": offset})
+        key = (snapshot.fingerprint, grouped and category is Category.TEXT_GENERATION, limit, offset)
+
+        def make() -> Answer:
+            stats = snapshot.statistics(key[1]).model_copy(update={"limit": limit, "offset": offset})
+            tag = hashlib.blake2b(repr((category, *key)).encode(), digest_size=12).hexdigest()
+            return Answer(stats.model_dump_json().encode(), tag)
+
+        return self._statistics.get(key, make)
 
 
 def _latest(snapshots: Mapping[Category, Snapshot[B]]) -> LastUpdatedResponse:

@@ -113,7 +113,15 @@ class LiveUsage:
         self._closing = threading.Event()
         self._pause = min(max_backoff, backoff * 2**attempts)
         """After a failed refresh, how long until the next may start: the back-off goes on."""
+        self._listeners: list[Callable[[HordeKind], None]] = []
+        self._changed: set[HordeKind] = set()
+        """Kinds whose status or usage changed since the listeners were last called."""
         self._pool = ThreadPoolExecutor(max_workers=len(_REQUESTS), thread_name_prefix="ai-horde-usage")
+
+    def on_refresh(self, listener: Callable[[HordeKind], None]) -> None:
+        """Call *listener* (on a refresh thread) when a kind's status or usage changed and no refresh of either
+        is still running."""
+        self._listeners.append(listener)
 
     def close(self) -> None:
         self._closing.set()
@@ -124,6 +132,12 @@ class LiveUsage:
         than ``max_age`` can be had within the wait."""
         parts = (Part.STATUS, Part.STATS, Part.WORKERS) if workers else (Part.STATUS, Part.STATS)
         await self._ready([(kind, p) for p in parts])
+        return self.held(kind, workers=workers)
+
+    def held(self, kind: HordeKind, *, workers: bool = False) -> LiveData | None:
+        """What is held of the kind now, without asking the AI-Horde (None: no status or usage younger than
+        ``max_age``)."""
+        parts = (Part.STATUS, Part.STATS, Part.WORKERS) if workers else (Part.STATUS, Part.STATS)
         now = self._clock()
         with self._lock:
             found = {
@@ -185,17 +199,29 @@ class LiveUsage:
             with self._lock:
                 entry.error, entry.failed = type(error).__name__, self._clock()
         else:
+            digest = hashlib.blake2b(body, digest_size=12).hexdigest()
             with self._lock:
-                entry.value = value
-                entry.digest = hashlib.blake2b(body, digest_size=12).hexdigest()
+                if digest != entry.digest and key[1] is not Part.WORKERS:
+                    self._changed.add(key[0])
+                entry.value, entry.digest = value, digest
                 entry.fetched, entry.wall = self._clock(), time.time()
                 entry.error, entry.failed = None, None
         finally:
             with self._lock:
                 entry.refreshing = False
                 waiters, entry.waiters = entry.waiters, []
+                pair = [self._entries[key[0], p] for p in (Part.STATUS, Part.STATS)]
+                changed = key[0] in self._changed and not any(e.refreshing for e in pair)
+                if changed:
+                    self._changed.discard(key[0])
             for wake in waiters:
                 wake()
+        if changed:
+            for listener in self._listeners:
+                try:
+                    listener(key[0])
+                except Exception:
+                    log.exception("after the AI-Horde's %s usage changed", key[0].value)
 
     def _fetch(self, key: tuple[HordeKind, Part]) -> tuple[bytes, Any]:
         """One answer, parsed; HordeFailure when every try failed (counted once against the breaker)."""
