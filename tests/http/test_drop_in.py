@@ -204,6 +204,7 @@ SAMPLES = {
         "lora",
         "db.json?include_group=true",  # only the text route groups; the category read answers db.json
     ],
+    "/model_references/statistics/{category}": ["image_generation", "text_generation?group_text_models=true&limit=3"],
 }
 HEADER_SETS = [{"accept-encoding": "identity"}, {"accept-encoding": "gzip"}, {"accept-encoding": "br"}]
 

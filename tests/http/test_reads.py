@@ -189,6 +189,7 @@ async def test_statistics_from_the_data(client: httpx.AsyncClient) -> None:
     assert unknown.status_code == 422
     assert unknown.json()["detail"][0]["loc"] == ["path", "model_category_name"]
     assert (await client.get("/api/model_references/statistics/clip?limit=0")).status_code == 422
+    assert (await client.get("/api/model_references/statistics/clip?bogus=1")).status_code == 422
     tagged = await client.get("/api/model_references/statistics/text_generation", params={"limit": 5})
     assert (
         tagged.headers["etag"] != (await client.get("/api/model_references/statistics/text_generation")).headers["etag"]

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
 from modelref.domain.categories import Category
 from modelref.domain.textnames import base_name
@@ -75,6 +75,18 @@ class CategoryStatistics(BaseModel):
     models_with_requirements: int
     models_with_showcases: int
     computed_at: int
+    """When the data these statistics describe last changed (Unix seconds; when unknown, when computed)."""
+
+
+class StatisticsParams(BaseModel):
+    """API.md T1: ``limit`` and ``offset`` are echoed (statistics carry no list to cut). An unknown parameter
+    is refused (422), as on every read with parameters."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    group_text_models: bool = False
+    limit: int | None = Field(None, ge=1, le=2**31 - 1)
+    offset: int = Field(0, ge=0, le=2**31 - 1)
 
 
 def _pct(count: int, total: int) -> float:

@@ -237,9 +237,17 @@ class UsageIndex:
             self._siblings.setdefault(_sibling_key(name), []).append(name)
         self._workers: dict[str, list[HordeWorker]] = {}
         self._combined: dict[tuple[str, bool, bool], CombinedModelStatistics] = {}
+        self._summaries: dict[str, WorkerSummary] = {}
         for worker in usage.workers or ():
             for model in dict.fromkeys(m.lower() for m in worker.models):
                 self._workers.setdefault(model, []).append(worker)
+
+    def _summary(self, worker: HordeWorker) -> WorkerSummary:
+        """The worker's summary, made once per index (a worker serves many models)."""
+        found = self._summaries.get(worker.id)
+        if found is None:
+            found = self._summaries[worker.id] = WorkerSummary.model_validate(worker, from_attributes=True)
+        return found
 
     def _sum(self, names: Iterable[str]) -> tuple[int, int, int]:
         day = month = total = 0
@@ -332,9 +340,7 @@ class UsageIndex:
             day, month, total = self.usage(name)
         summaries = None
         if workers:
-            summaries = {
-                w.id: WorkerSummary.model_validate(w.model_dump(exclude={"models"})) for w in self.workers(name)
-            } or None
+            summaries = {w.id: self._summary(w) for w in self.workers(name)} or None
         worker_count = len(summaries) if summaries else status.count if status else 0
         return CombinedModelStatistics(
             queued_jobs=status.jobs if status else None,

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict
 from modelref.domain.categories import Category
 from modelref.domain.formats import Format
 from modelref.domain.query import CrossSearchParams, SearchParams
+from modelref.domain.statistics import StatisticsParams
 from modelref.http.encoding import Blob, encode, render
 from modelref.http.routing import known_category, legacy_category, searchable_category
 from modelref.services.reads import Answer as ReadAnswer
@@ -26,6 +27,7 @@ from modelref.services.reads import Body, Reads
 
 V2 = "/model_references/v2"
 V1 = "/model_references/v1"
+STATISTICS = "/model_references/statistics"
 CATEGORY_NAMES = Body(encode(orjson.dumps([c.value for c in Category])), None)
 """``model_categories`` of both versions: the same list, tagged like every other read."""
 
@@ -45,6 +47,10 @@ def v2_search(reads: Reads[Blob], category: Category | None, params: CrossSearch
 def answered(answer: ReadAnswer) -> Body[Blob]:
     """An answer made per request (tagged by its inputs), as a body the fast path's renderer serves."""
     return Body(Blob(answer.body, answer.etag), None)
+
+
+def statistics(reads: Reads[Blob], category: Category, params: StatisticsParams) -> Body[Blob]:
+    return answered(reads.statistics(category, params.group_text_models, params.limit, params.offset))
 
 
 def poll(reads: Reads[Blob], api: Format) -> Body[Blob]:
@@ -112,6 +118,11 @@ TABLE: tuple[Read, ...] = (
         True,
     ),
     Read(f"{V1}/{{category}}", lambda reads, p, _: v1_category(reads, p["category"])),
+    Read(
+        f"{STATISTICS}/{{category}}",
+        lambda reads, p, q: statistics(reads, Category(p["category"]), StatisticsParams.model_validate(q)),
+        True,
+    ),
 )
 
 

@@ -7,9 +7,8 @@ from typing import Annotated
 from fastapi import Query, Request, Response
 
 from modelref.domain.categories import Category
-from modelref.domain.query import MAX_OFFSET
 from modelref.domain.risk import CategoryDeletionRiskResponse, DeletionRiskParams
-from modelref.domain.statistics import CategoryStatistics
+from modelref.domain.statistics import CategoryStatistics, StatisticsParams
 from modelref.domain.usage import CombinedModelStatistics, WithStatsParams
 from modelref.http import passthrough
 from modelref.http.deps import LiveDep, ReadsDep
@@ -22,17 +21,11 @@ LIVE = errors(400)
 
 @router.get("/{model_category_name}", operation_id="read_v2_category_statistics", response_model=CategoryStatistics)
 async def statistics(
-    request: Request,
-    reads: ReadsDep,
-    model_category_name: Category,
-    group_text_models: bool = False,
-    limit: Annotated[int | None, Query(ge=1, le=MAX_OFFSET)] = None,
-    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+    request: Request, reads: ReadsDep, model_category_name: Category, params: Annotated[StatisticsParams, Query()]
 ) -> Response:
     """Counts, distributions and sizes over the category's records (made when the data changes). A known
-    category without records has zeros."""
-    answer = reads.statistics(model_category_name, group_text_models, limit, offset)
-    return passthrough.respond(request, passthrough.answered(answer))
+    category without records has zeros. An unknown parameter is a 422."""
+    return passthrough.respond(request, passthrough.statistics(reads, model_category_name, params))
 
 
 @router.get(

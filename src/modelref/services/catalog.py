@@ -93,7 +93,9 @@ class Snapshot(Generic[B]):
             if found is None:
                 items = [(hit.key, hit.document) for hit in self.hits]
                 documents = group_text_documents(items) if grouped else [d for _, d in items]
-                found = compute_statistics(self.category, documents, int(time.time()))
+                # stamped with the data's time when known: every process holding this version gives the same bytes
+                stamp = self.last_updated if self.last_updated is not None else time.time()
+                found = compute_statistics(self.category, documents, int(stamp))
                 self._statistics[grouped] = found
             return found
 

@@ -109,6 +109,9 @@ class Live:
             self._with_stats(snapshot, live, WithStatsParams()),
             self._risk(snapshot, live, DeletionRiskParams(), None),
         ]
+        with_workers = self.usage.held(kind, workers=True)
+        if with_workers is not None and with_workers.usage.workers is not None:  # someone asked for them before
+            jobs.append(self._popular(snapshot, with_workers, PopularParams(include_workers=True)))
         if category is Category.TEXT_GENERATION:
             jobs.append(self._risk(snapshot, live, DeletionRiskParams(group_text_models=True), None))
             jobs.append(self._risk(snapshot, live, DeletionRiskParams(include_backend_variations=True), None))
