@@ -119,8 +119,8 @@ class LiveUsage:
         self._pool = ThreadPoolExecutor(max_workers=len(_REQUESTS), thread_name_prefix="ai-horde-usage")
 
     def on_refresh(self, listener: Callable[[HordeKind], None]) -> None:
-        """Call *listener* (on a refresh thread) when a kind's status or usage changed and no refresh of either
-        is still running."""
+        """Call *listener* (on a refresh thread) when a kind's answers changed (status, usage or workers) and
+        no refresh of its status or usage is still running."""
         self._listeners.append(listener)
 
     def close(self) -> None:
@@ -201,7 +201,7 @@ class LiveUsage:
         else:
             digest = hashlib.blake2b(body, digest_size=12).hexdigest()
             with self._lock:
-                if digest != entry.digest and key[1] is not Part.WORKERS:
+                if digest != entry.digest:
                     self._changed.add(key[0])
                 entry.value, entry.digest = value, digest
                 entry.fetched, entry.wall = self._clock(), time.time()
@@ -210,8 +210,8 @@ class LiveUsage:
             with self._lock:
                 entry.refreshing = False
                 waiters, entry.waiters = entry.waiters, []
-                pair = [self._entries[key[0], p] for p in (Part.STATUS, Part.STATS)]
-                changed = key[0] in self._changed and not any(e.refreshing for e in pair)
+                parts = [self._entries[key[0], p] for p in (Part.STATUS, Part.STATS)]
+                changed = key[0] in self._changed and not any(e.refreshing for e in parts)
                 if changed:
                     self._changed.discard(key[0])
             for wake in waiters:
