@@ -13,19 +13,27 @@ the fetch and answers at once, computing nothing). This process (the client, the
 HORDE_MODEL_REFERENCE_* and AI_HORDE_URL variables of the calling shell are not passed on. Everything lives in
 one temporary directory, removed at the end; the servers are stopped (also on Ctrl-C or SIGTERM).
 
+Part 0 — the computations behind the live answers, in this process on the same payloads (milliseconds, best
+of 5, after one untimed run): the usage index, the joins of every model, the deletion-risk analyses
+(ungrouped, grouped, backend variations), popular and with-stats, and encoding the largest answer. This is
+what the service's refresh thread spends after each AI-Horde change, off the request path.
+
 Part 1 — latency with a warm usage cache, as the client sees it (request sent → whole body read, on a
 keep-alive connection, Accept-Encoding: identity). Per row:
   new process   the row's first request on a server of its own that has answered only a heartbeat, a small
                 category read and one usage warm-up (`popular?limit=1`, answered `[]` while it starts the
                 fetch); the request is sent once the fake has sent the AI-Horde answers and the service holds
-                them. The whole computation from the cached answers (usage index, joins, analysis, encoding)
-                in a process that has computed nothing yet (its caches of parsed names cold, too).
+                them. The service makes its usual answers (popular, with-stats, deletion risk with the default
+                parameters, grouped and with backend variations for text; popular with workers once workers
+                were asked for) on its refresh thread as soon as AI-Horde answers arrive, so such a row finds
+                its answer made or being made; other rows (presets, other sorts) are made by the request, from
+                the joins and analyses already made. Part 0 shows what that background work costs.
   new data      the row's first request after the AI-Horde's answer changed, on a warm server (usage cache
                 TTL 1 s; every row answered once before): the row's cached answer is requested once to start
                 a refresh (served stale), the fake answers with a stats body that differs (one made-up
                 retired model's total grows by one per answer), and once the service holds it the row is
-                requested again (its ETag checked to differ). Everything made from the AI-Horde's answers is
-                made again: the first request after each AI-Horde change pays this. Live rows only.
+                requested again (its ETag checked to differ): what a caller sees after each AI-Horde change
+                (the background work of Part 0 has run, or the request waits for it). Live rows only.
   after above   the row's first request on a shared server (usage cache TTL 3600 s, the usage of both kinds
                 fetched first) that has answered the rows above it in table order: joins and analyses made
                 for earlier rows from the same AI-Horde answers are reused; only this row's answer is new.
@@ -416,7 +424,8 @@ def _ms(value: float | None) -> str:
 
 def _report_latency(rows: list[Row], results: dict[str, Latency], repeats: int) -> None:
     print(f"Part 1 — latency with a warm usage cache (ms, client-side; '!' = over {TARGET_MS:.0f} ms)")
-    print("  new process: the row's first request on a server of its own (AI-Horde answers held, nothing computed)")
+    print("  new process: the row's first request on a server of its own (AI-Horde answers held; usual answers")
+    print("               made in the background as they arrive)")
     print("  new data:    its first request on a warm server after the AI-Horde's answer changed (live rows)")
     print("  after above: its first request on the shared server, after the rows above (same AI-Horde answers)")
     print(f"  median / p95: {repeats} repeated requests on the shared server, answer cached, keep-alive")
@@ -475,6 +484,81 @@ def _load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
+def _computations() -> list[tuple[str, float]]:
+    """Part 0: the domain computations behind the live answers, timed in this process (ms, best of 5)."""
+    sys.path.insert(0, str(ROOT))
+    from tests.support import realistic_usage, reference_documents
+
+    from modelref.domain.categories import Category
+    from modelref.domain.risk import RiskPolicy, analyse, deletion_risk, grouped
+    from modelref.domain.usage import (
+        HordeModelStatus,
+        HordeStats,
+        HordeUsage,
+        HordeWorker,
+        PopularSort,
+        UsageIndex,
+        WithStatsParams,
+        popular,
+        with_stats,
+    )
+
+    documents = reference_documents()
+    payloads = realistic_usage(documents)
+    policy = RiskPolicy()
+    found: list[tuple[str, float]] = []
+
+    def best(label: str, work: Any) -> Any:
+        result = work()
+        times = []
+        for _ in range(5):
+            started = time.perf_counter()
+            work()
+            times.append(time.perf_counter() - started)
+        found.append((label, 1000 * min(times)))
+        return result
+
+    def measure(kind: str, category: Category) -> None:
+        fake = payloads[kind]
+        usage = HordeUsage(
+            tuple(HordeModelStatus.model_validate(s) for s in fake.status),
+            HordeStats.model_validate(fake.stats),
+            tuple(HordeWorker.model_validate(w) for w in fake.workers),
+        )
+        models = list(documents[category].items())
+
+        def joined() -> UsageIndex:
+            index = UsageIndex(usage)
+            for name, _ in models:
+                index.combined(name)
+            return index
+
+        n = f"{kind} ({len(models)} models)"
+        best(f"{n}: usage index", lambda: UsageIndex(usage))
+        index = best(f"{n}: usage index and every model joined", joined)
+        base = best(f"{n}: deletion risk, analysis (joins made)", lambda: analyse(category, models, index, policy))
+        if category is Category.TEXT_GENERATION:
+            best(f"{n}: deletion risk, grouped (from the analysis)", lambda: grouped(base, policy))
+            best(
+                f"{n}: deletion risk, backend variations (joins included)",
+                lambda: analyse(category, models, UsageIndex(usage), policy, variations=True),
+            )
+        best(f"{n}: deletion risk, encoded", lambda: deletion_risk(base).model_dump_json())
+        best(f"{n}: popular (joins made)", lambda: popular(models, index, PopularSort.WORKER_COUNT, 10))
+        best(f"{n}: with-stats (joins made)", lambda: with_stats(models, index, WithStatsParams()))
+
+    measure("image", Category.IMAGE_GENERATION)
+    measure("text", Category.TEXT_GENERATION)
+    return found
+
+
+def _report_computations(found: list[tuple[str, float]]) -> None:
+    print("Part 0 — the computations behind the live answers (ms, best of 5; on the refresh thread, after each")
+    print("         AI-Horde change, off the request path)")
+    for label, ms in found:
+        print(f"  {label:<60}{ms:>8.1f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=int, default=5, help="seconds per wrk run (part 2)")
@@ -498,6 +582,7 @@ def main() -> None:
     os.sched_setaffinity(0, {1})  # this process (client, fake AI-Horde) and wrk on CPU 1, the servers on CPU 0
     load = _load()
     started = time.monotonic()
+    computations = _computations() if args.only is None else []
     payloads, counts = _payloads()
     horde = FakeHorde(payloads)
     latency: dict[str, Latency] = {}
@@ -535,6 +620,9 @@ def main() -> None:
     if server_log.strip():
         print(f"server log (warnings and errors, last lines):\n{server_log[-2000:]}")
     print()
+    if args.only is None:
+        _report_computations(computations)
+        print()
     if rows:
         _report_latency(rows, latency, args.repeats)
         print()
