@@ -169,6 +169,16 @@ class FakeUsage:
     workers: list[dict[str, Any]] = dataclasses.field(default_factory=list)
 
 
+class Clock:
+    """A clock the test moves by hand (``clock.now += 61``)."""
+
+    def __init__(self, now: float = 1_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
 class FakeHorde:
     """A small AI-Horde on 127.0.0.1.
 

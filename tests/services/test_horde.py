@@ -12,18 +12,10 @@ import pytest
 from modelref.errors import Unavailable
 from modelref.services.breaker import BreakerState, CircuitBreaker
 from modelref.services.horde import MAX_KEY_LENGTH, HordeClient, HordeUser, is_plausible_key
-from tests.support import KEYS, FakeHorde
+from tests.support import KEYS, Clock, FakeHorde
 
 CLOSED = BreakerState(degraded=False, consecutive_failures=0, seconds_until_retry=None)
 PRINTABLE_ASCII = "".join(chr(c) for c in range(0x21, 0x7F))
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

@@ -40,7 +40,7 @@ from tests.factories import (
     seed,
     v2_record,
 )
-from tests.support import audit_events, queued_changes
+from tests.support import Clock, audit_events, queued_changes
 
 IMAGE, TEXT, CLIP = Category.IMAGE_GENERATION, Category.TEXT_GENERATION, Category.CLIP
 PENDING, APPROVED, APPLIED, REJECTED = (
@@ -51,18 +51,8 @@ PENDING, APPROVED, APPLIED, REJECTED = (
 )
 
 
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, now: int = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def review(store: Store, deployment: Deployment | None = None, clock: Clock | None = None) -> Review:
-    return Review(store, deployment or Deployment(), clock or Clock())
+    return Review(store, deployment or Deployment(), clock or Clock(T0))
 
 
 def decide(

@@ -13,7 +13,7 @@ from modelref.domain.usage import HordeKind
 from modelref.services.breaker import CircuitBreaker
 from modelref.services.horde import CLIENT_AGENT, HordeClient
 from modelref.services.usage import LiveUsage
-from tests.support import KEYS, FakeHorde, FakeUsage
+from tests.support import KEYS, Clock, FakeHorde, FakeUsage
 
 pytestmark = pytest.mark.anyio
 STATUS = FakeHorde.STATUS_PATH
@@ -23,14 +23,6 @@ IMAGE_STATS = FakeHorde.STATS_PATHS["image"]
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

@@ -226,76 +226,6 @@ def _settled(category: Category, policy: RiskPolicy, flags: Mapping[str, bool], 
     )
 
 
-def assess(
-    category: Category,
-    models: Sequence[tuple[str, Mapping[str, Any]]],
-    index: UsageIndex,
-    policy: RiskPolicy,
-    *,
-    variations: bool = False,
-) -> tuple[list[ModelDeletionRiskInfo], int]:
-    """Every model flagged (DATA.md §14.1–14.3), most used first, and the category's requests this month.
-
-    A model the AI-Horde reports nothing for has zero usage (the existing service leaves its zero-usage flags
-    off, so a model nobody uses or serves was never critical: DATA.md §14.1 "Trap").
-    """
-    joined = [(name, document, index.combined(name, variations=variations)) for name, document in models]
-    category_month = sum(s.usage_stats.month for _, _, s in joined if s.usage_stats)
-    low_usage_percent = policy.low_usage_percent.get(category, 0.0)
-    judge_hosts = not (category is Category.TEXT_GENERATION and policy.ignore_text_download_hosts)
-    infos: list[ModelDeletionRiskInfo] = []
-    for name, document, stats in joined:
-        usage = stats.usage_stats
-        day, month, total = (usage.day, usage.month, usage.total) if usage else (0, 0, 0)
-        share = month / category_month * 100 if category_month else 0.0
-        downloads = _downloads(document, policy.preferred_hosts)
-        description = document.get("description")
-        has_description = isinstance(description, str) and bool(description.strip())
-        flags = {
-            "zero_usage_day": day == 0,
-            "zero_usage_month": month == 0,
-            "zero_usage_total": total == 0,
-            "no_active_workers": stats.worker_count == 0,
-            "missing_description": not has_description,
-            "missing_baseline": not document.get("baseline"),
-            "low_usage": bool(category_month) and share < low_usage_percent,
-            **(downloads.flags if judge_hosts else {}),
-        }
-        size_gb = _size_gb(document)
-        baseline = document.get("baseline")
-        nsfw = document.get("nsfw")
-        variations_found = stats.backend_variations
-        info = _settled(
-            category,
-            policy,
-            flags,
-            name=name,
-            worker_count=stats.worker_count,
-            usage_day=day,
-            usage_month=month,
-            usage_total=total,
-            usage_hour=None,
-            usage_minute=None,
-            usage_percentage_of_category=round(share, 4),
-            usage_trend={"day_to_month_ratio": _ratio(day, month), "month_to_total_ratio": _ratio(month, total)},
-            cost_benefit_score=_cost_benefit(month, size_gb),
-            size_gb=size_gb,
-            baseline=str(baseline) if baseline is not None else None,
-            nsfw=nsfw if isinstance(nsfw, bool) else None,
-            has_description=has_description,
-            download_count=downloads.count,
-            download_hosts=downloads.hosts,
-            backend_variations=(
-                [v.model_dump(include=_VARIATION_FIELDS) for v in variations_found.values()]
-                if variations_found is not None
-                else None
-            ),
-        )
-        infos.append(info)
-    infos.sort(key=lambda i: i.usage_month, reverse=True)  # stable: ties keep the category's order
-    return infos, category_month
-
-
 def _weighted_ratio(
     members: Sequence[ModelDeletionRiskInfo], ratio: Callable[[UsageTrend], float | None]
 ) -> float | None:
@@ -423,10 +353,67 @@ def analyse(
     *,
     variations: bool = False,
 ) -> RiskAnalysis:
-    """The assessment behind every ungrouped deletion-risk answer; *variations* applies to text only."""
-    infos, category_month = assess(
-        category, models, index, policy, variations=variations and category is Category.TEXT_GENERATION
-    )
+    """Every model flagged (DATA.md §14.1–14.3), most used first: what every ungrouped deletion-risk answer is
+    cut from. *variations* (text only): each model's usage is its own, broken down by backend.
+
+    A model the AI-Horde reports nothing for has zero usage (the existing service leaves its zero-usage flags
+    off, so a model nobody uses or serves was never critical: DATA.md §14.1 "Trap").
+    """
+    variations = variations and category is Category.TEXT_GENERATION
+    joined = [(name, document, index.combined(name, variations=variations)) for name, document in models]
+    category_month = sum(s.usage_stats.month for _, _, s in joined if s.usage_stats)
+    low_usage_percent = policy.low_usage_percent.get(category, 0.0)
+    judge_hosts = not (category is Category.TEXT_GENERATION and policy.ignore_text_download_hosts)
+    infos: list[ModelDeletionRiskInfo] = []
+    for name, document, stats in joined:
+        usage = stats.usage_stats
+        day, month, total = (usage.day, usage.month, usage.total) if usage else (0, 0, 0)
+        share = month / category_month * 100 if category_month else 0.0
+        downloads = _downloads(document, policy.preferred_hosts)
+        description = document.get("description")
+        has_description = isinstance(description, str) and bool(description.strip())
+        flags = {
+            "zero_usage_day": day == 0,
+            "zero_usage_month": month == 0,
+            "zero_usage_total": total == 0,
+            "no_active_workers": stats.worker_count == 0,
+            "missing_description": not has_description,
+            "missing_baseline": not document.get("baseline"),
+            "low_usage": bool(category_month) and share < low_usage_percent,
+            **(downloads.flags if judge_hosts else {}),
+        }
+        size_gb = _size_gb(document)
+        baseline = document.get("baseline")
+        nsfw = document.get("nsfw")
+        variations_found = stats.backend_variations
+        info = _settled(
+            category,
+            policy,
+            flags,
+            name=name,
+            worker_count=stats.worker_count,
+            usage_day=day,
+            usage_month=month,
+            usage_total=total,
+            usage_hour=None,
+            usage_minute=None,
+            usage_percentage_of_category=round(share, 4),
+            usage_trend={"day_to_month_ratio": _ratio(day, month), "month_to_total_ratio": _ratio(month, total)},
+            cost_benefit_score=_cost_benefit(month, size_gb),
+            size_gb=size_gb,
+            baseline=str(baseline) if baseline is not None else None,
+            nsfw=nsfw if isinstance(nsfw, bool) else None,
+            has_description=has_description,
+            download_count=downloads.count,
+            download_hosts=downloads.hosts,
+            backend_variations=(
+                [v.model_dump(include=_VARIATION_FIELDS) for v in variations_found.values()]
+                if variations_found is not None
+                else None
+            ),
+        )
+        infos.append(info)
+    infos.sort(key=lambda i: i.usage_month, reverse=True)  # stable: ties keep the category's order
     return RiskAnalysis(category, infos, len(infos), category_month, summarize(infos))
 
 
