@@ -8,6 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from modelref.domain.usage import (
+    LARGEST,
     Backend,
     HordeModelStatus,
     HordeStats,
@@ -201,3 +202,27 @@ def test_payloads_take_the_floats_the_ai_horde_sends() -> None:
 
 def test_without_nulls_at_any_depth() -> None:
     assert without_nulls({"a": None, "b": {"c": None, "d": [1, {"e": None}]}}) == {"b": {"d": [1, {}]}}
+
+
+def test_a_variation_without_a_status_is_named_as_the_ai_horde_names_it() -> None:
+    found = index(month={"koboldcpp/Model-7B": 3, "aphrodite/Org/Model-7B": 2})
+    variations = found.combined("Org/Model-7B", variations=True).backend_variations
+    assert variations is not None
+    assert variations[Backend.KOBOLDCPP].variant_name == "koboldcpp/Model-7B"  # no organisation under koboldcpp
+    assert variations[Backend.APHRODITE].variant_name == "aphrodite/Org/Model-7B"
+
+
+def test_counters_beyond_any_real_one_are_cut_so_sums_stay_in_64_bits() -> None:
+    huge = HordeModelStatus.model_validate({"name": "x", "count": 1e30, "jobs": 10**30})
+    assert huge.count == huge.jobs == LARGEST
+    found = index([huge], month={"x": 10**40, "X": 10**40})
+    stats = found.combined("x")
+    assert stats.usage_stats is not None
+    assert stats.usage_stats.month == 2 * LARGEST < 2**63
+
+
+def test_with_stats_sorts_only_by_known_fields() -> None:
+    assert WithStatsParams(sort_by="bogus").sort_by is None  # the existing service's no-op
+    assert WithStatsParams(sort_by="usage_total").sort_by == "usage_total"
+    with pytest.raises(ValidationError, match="at most 64"):
+        WithStatsParams(sort_by="x" * 65)

@@ -163,6 +163,7 @@ async def test_with_stats_keeps_every_model_and_its_nulls(
     assert all(s["worker_count"] >= 1 for s in text.values())
     assert any(s["backend_variations"] for s in text.values())
     assert (await live.get(f"{STATS}/clip/with-stats")).status_code == 400
+    assert (await live.get(f"{STATS}/image_generation/with-stats", params={"sort_by": "x" * 100})).status_code == 422
     assert (await live.get(f"{STATS}/nope/with-stats")).status_code == 422
 
 

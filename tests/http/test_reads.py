@@ -185,6 +185,9 @@ async def test_statistics_from_the_data(client: httpx.AsyncClient) -> None:
         {},
         [],
     )
+    for category in ("lora", "ti", "video_generation"):  # empty alike, each its own
+        alike = await client.get(f"/api/model_references/statistics/{category}")
+        assert alike.json()["category"] == category
     unknown = await client.get("/api/model_references/statistics/nope")
     assert unknown.status_code == 422
     assert unknown.json()["detail"][0]["loc"] == ["path", "model_category_name"]

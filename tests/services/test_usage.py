@@ -9,9 +9,9 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from modelref.domain.usage import HordeKind
+from modelref.domain.usage import LARGEST, HordeKind
 from modelref.services.breaker import CircuitBreaker
-from modelref.services.horde import CLIENT_AGENT, HordeClient
+from modelref.services.horde import CLIENT_AGENT, HordeClient, HordeFailure
 from modelref.services.usage import LiveUsage
 from tests.support import KEYS, Clock, FakeHorde, FakeUsage
 
@@ -244,4 +244,48 @@ async def test_after_a_failed_refresh_the_next_waits_for_the_back_off(
         assert not breaker.state().consecutive_failures
     finally:
         live.close()
+        client.close()
+
+
+async def test_odd_entries_are_left_out_and_the_rest_kept(usage: LiveUsage, horde: FakeHorde) -> None:
+    horde.usage["image"].status = [
+        {"name": "Deliberate", "count": 4},
+        {"name": None, "count": 3},  # no name
+        {"name": "Odd", "count": "many"},
+        "not an object",  # type: ignore[list-item]
+        {"name": "Huge", "count": 10**30},
+    ]
+    horde.usage["image"].stats = {"day": {"Deliberate": "x", "Huge": 1}, "month": {"Deliberate": 7}, "total": []}  # type: ignore[dict-item]
+    found = await usage.get(HordeKind.IMAGE)
+    assert found is not None
+    assert [(s.name, s.count) for s in found.usage.status] == [("Deliberate", 4), ("Huge", LARGEST)]
+    assert found.usage.stats.day == {"Huge": 1}
+    assert found.usage.stats.month == {"Deliberate": 7}
+    assert found.usage.stats.total == {}
+
+
+async def test_an_answer_that_cannot_be_used_is_not_tried_again_nor_held_against_the_ai_horde(
+    usage: LiveUsage, horde: FakeHorde, breaker: CircuitBreaker
+) -> None:
+    horde.usage_mode = "wrong"
+    retrying = LiveUsage(usage.client, breaker, attempts=3, backoff=0.0)
+    try:
+        assert await retrying.get(HordeKind.IMAGE) is None
+        await settled(retrying)
+        assert horde.calls_by_path[STATUS] == 1  # not retried: the same answer again
+        assert breaker.state().consecutive_failures == 0
+        assert "unexpected shape" in (retrying.status()[HordeKind.IMAGE].last_error or "")
+    finally:
+        retrying.close()
+
+
+async def test_a_404_is_the_request_s_fault_not_the_ai_horde_s(horde: FakeHorde, breaker: CircuitBreaker) -> None:
+    client = HordeClient(horde.url + "nowhere/", breaker, timeout=5.0)  # every path answers 404
+    try:
+        with pytest.raises(HordeFailure, match="answered 404") as failure:
+            client.get("v2/status/models", {"type": "image"})
+        assert failure.value.health is False
+        with pytest.raises(HordeFailure, match="more than 10 bytes"):
+            HordeClient(horde.url, breaker).get("v2/status/models", {"type": "image"}, max_bytes=10)
+    finally:
         client.close()

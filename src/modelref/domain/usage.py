@@ -39,10 +39,17 @@ HORDE_KINDS: Final[Mapping[Category, HordeKind]] = {
 """The categories the AI-Horde reports usage for; every other category has none."""
 
 
+LARGEST: Final = 2**40
+"""No AI-Horde counter comes near this (a trillion); larger ones are cut to it, so that sums stay in 64 bits."""
+
+
 def _whole(value: object) -> object:
-    """The AI-Horde sends some counters as floats (``"jobs": 2.0``): keep whole, finite numbers whole."""
+    """The AI-Horde sends some counters as floats (``"jobs": 2.0``): finite numbers become whole numbers, and
+    numbers beyond any real counter are cut to ``LARGEST``."""
     if isinstance(value, float) and math.isfinite(value):
-        return round(value)
+        value = round(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return max(-LARGEST, min(LARGEST, value))
     return value
 
 
@@ -292,11 +299,12 @@ class UsageIndex:
         return list(found.values())
 
     def _variations(self, name: str, own: Mapping[Backend, tuple[int, int, int]]) -> dict[Backend, BackendVariation]:
+        variants = {Backend.CANONICAL: name} | {_backend(v)[0]: v for v in model_variants(name)[1:]}
         statuses: dict[Backend, HordeModelStatus] = {}
-        for variant in model_variants(name):
+        for backend, variant in variants.items():
             status = self._status.get(variant.lower())
             if status is not None:
-                statuses[Backend.CANONICAL if variant == name else _backend(variant)[0]] = status
+                statuses[backend] = status
         variations: dict[Backend, BackendVariation] = {}
         for backend in Backend:
             status = statuses.get(backend)
@@ -305,7 +313,7 @@ class UsageIndex:
                 continue
             variations[backend] = BackendVariation(
                 backend=backend,
-                variant_name=status.name if status else name if backend is Backend.CANONICAL else f"{backend}/{name}",
+                variant_name=status.name if status else variants[backend],
                 worker_count=status.count if status else 0,
                 performance=status.performance if status else None,
                 queued=status.queued if status else None,
@@ -412,6 +420,15 @@ class WithStatsSort(StrEnum):
     NAME = "name"
 
 
+def _known_sort(value: object) -> object:
+    """An unknown ``sort_by`` keeps the category's order (the existing service's no-op); a huge one is refused."""
+    if isinstance(value, str):
+        if len(value) > 64:
+            raise ValueError("sort_by is at most 64 characters")
+        return value if value in WithStatsSort.__members__.values() else None
+    return value
+
+
 class WithStatsParams(BaseModel):
     """API.md §15 E2: ``sort_by`` outside the known fields keeps the category's order, as the existing
     service does."""
@@ -421,7 +438,7 @@ class WithStatsParams(BaseModel):
     include_workers: bool = False
     include_backend_variations: bool = False
     min_worker_count: int | None = Field(None, ge=0, le=2**31 - 1)
-    sort_by: str | None = Field(None, max_length=64)
+    sort_by: Annotated[WithStatsSort | None, BeforeValidator(_known_sort)] = None
     sort_desc: bool = True
 
 
@@ -435,7 +452,7 @@ def with_stats(
     ]
     if params.min_worker_count is not None:
         joined = [(n, s) for n, s in joined if s.worker_count >= params.min_worker_count]
-    sort = next((s for s in WithStatsSort if s.value == params.sort_by), None)
+    sort = params.sort_by
     if sort is WithStatsSort.NAME:
         joined.sort(key=lambda item: item[0].lower(), reverse=params.sort_desc)
     elif sort is not None:

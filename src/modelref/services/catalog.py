@@ -88,6 +88,9 @@ class Snapshot(Generic[B]):
     def statistics(self, grouped: bool) -> CategoryStatistics:
         """The category's statistics at this version (made when the snapshot is built; grouped: text only)."""
         grouped = grouped and self.category is Category.TEXT_GENERATION
+        found = self._statistics.get(grouped)  # made with the snapshot: no lock (another build may hold it)
+        if found is not None:
+            return found
         with self._lock:
             found = self._statistics.get(grouped)
             if found is None:

@@ -32,6 +32,9 @@ CLIENT_AGENT = f"modelref:{version('modelref')}:https://github.com/Haidra-Org/ho
 """``name:version:contact``, as the AI-Horde asks every client to identify itself."""
 _PLAUSIBLE_KEY = re.compile(rf"[\x21-\x7e]{{1,{MAX_KEY_LENGTH}}}")
 
+MAX_ANSWER_BYTES = 64 * 1024 * 1024
+"""The largest usage answer taken from the AI-Horde (its workers list is a few megabytes)."""
+
 RETRY_AFTER = 5.0
 """The retry hint (seconds) when nothing better is known: a timeout, a connection error, a 5xx, no free slot."""
 
@@ -224,27 +227,39 @@ class HordeClient:
         self.breaker.success()
         return _user(response)
 
-    def get(self, path: str, params: dict[str, str]) -> bytes:
+    def get(self, path: str, params: dict[str, str], *, max_bytes: int = MAX_ANSWER_BYTES) -> bytes:
         """The body of a 200 answer to ``GET {base_url}{path}``; HordeFailure for anything else.
 
-        One exchange, no retry and no breaker bookkeeping: the caller decides what a failure counts as.
+        One exchange, no retry and no breaker bookkeeping: the caller decides what a failure counts as. The
+        whole exchange takes at most three timeouts (an AI-Horde that trickles bytes is cut off) and the body
+        at most *max_bytes*.
         """
+        deadline = time.monotonic() + 3 * self.timeout
         try:
-            response = self._client.get(f"{self.base_url}{path}", params=params)
+            with self._client.stream("GET", f"{self.base_url}{path}", params=params) as response:
+                if response.status_code == 429:
+                    raise HordeFailure("rate limited (429)", health=False, retry_after=_retry_after(response, 300.0))
+                if response.status_code != 200:
+                    # a 4xx says the request is wrong (the AI-Horde answered); a 5xx that it is failing
+                    raise HordeFailure(f"answered {response.status_code}", health=response.status_code >= 500)
+                body = bytearray()
+                for chunk in response.iter_bytes():
+                    body += chunk
+                    if len(body) > max_bytes:
+                        raise HordeFailure(f"answered more than {max_bytes} bytes", health=False)
+                    if time.monotonic() > deadline:
+                        raise HordeFailure("timed out (the answer kept trickling)")
+                return bytes(body)
         except httpx.TimeoutException:
             raise HordeFailure("timed out") from None
         except httpx.HTTPError as error:
             raise HordeFailure(f"{type(error).__name__}") from None
-        if response.status_code == 429:
-            raise HordeFailure("rate limited (429)", health=False, retry_after=_retry_after(response, 300.0))
-        if response.status_code != 200:
-            raise HordeFailure(f"answered {response.status_code}")
-        return response.content
 
 
 class HordeFailure(Exception):
     """A usage request to the AI-Horde got no usable answer. *health* False: the failure says nothing about
-    the AI-Horde's health (it is rate limiting us)."""
+    the AI-Horde's health (it is rate limiting us, or answered what we cannot use): it does not count against
+    the circuit breaker, and is not tried again at once."""
 
     def __init__(self, reason: str, *, health: bool = True, retry_after: float | None = None) -> None:
         super().__init__(reason)

@@ -8,7 +8,7 @@ costs a dictionary lookup and its ETag is the same in every process holding the 
 
 from __future__ import annotations
 
-import hashlib
+import logging
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -27,6 +27,7 @@ from modelref.domain.risk import (
     deletion_risk,
 )
 from modelref.domain.risk import grouped as group
+from modelref.domain.tags import content_tag
 from modelref.domain.usage import (
     HORDE_KINDS,
     CombinedModelStatistics,
@@ -43,8 +44,9 @@ from modelref.services.memo import Recent
 from modelref.services.reads import Answer, Reads
 from modelref.services.usage import LiveData, LiveUsage
 
-EMPTY_LIST: Final = Answer(b"[]", hashlib.blake2b(b"[]", digest_size=12).hexdigest())
+EMPTY_LIST: Final = Answer(b"[]", content_tag(b"[]"))
 _WITH_STATS: Final = TypeAdapter(dict[str, CombinedModelStatistics])
+log = logging.getLogger(__name__)
 RISK_CATEGORIES: Final = "Deletion risk analysis is only supported for image_generation and text_generation categories"
 
 
@@ -116,13 +118,16 @@ class Live:
             jobs.append(self._risk(snapshot, live, DeletionRiskParams(group_text_models=True), None))
             jobs.append(self._risk(snapshot, live, DeletionRiskParams(include_backend_variations=True), None))
         for key, make in jobs:
-            self._answers.get(key, make)
+            try:
+                self._answers.get(key, make)
+            except Exception:  # one answer that cannot be made must not keep the others from being made
+                log.exception("making the %s answer %s", kind.value, key[0])
 
     def _popular(self, snapshot: Snapshot[Any], live: LiveData, params: PopularParams) -> Job:
         def make() -> Answer:
             models = [(h.key, h.document) for h in snapshot.hits]
             ranked = popular(models, self._index(live), params.sort_by, params.limit, workers=params.include_workers)
-            return _answer(orjson.dumps([r.model_dump(mode="json", exclude_none=True) for r in ranked]), key)
+            return _answer(orjson.dumps([r.model_dump(mode="json", exclude_none=True) for r in ranked]))
 
         key = ("popular", snapshot.category, snapshot.fingerprint, live.tag, *params.model_dump().values())
         return key, make
@@ -130,7 +135,7 @@ class Live:
     def _with_stats(self, snapshot: Snapshot[Any], live: LiveData, params: WithStatsParams) -> Job:
         def make() -> Answer:
             models = [(h.key, h.document) for h in snapshot.hits]
-            return _answer(_WITH_STATS.dump_json(with_stats(models, self._index(live), params)), key)
+            return _answer(_WITH_STATS.dump_json(with_stats(models, self._index(live), params)))
 
         key = ("with-stats", snapshot.category, snapshot.fingerprint, live.tag, *params.model_dump().values())
         return key, make
@@ -152,7 +157,7 @@ class Live:
             analysis = self._analyses.get((*view, False, variations), assess)
             if grouped:
                 analysis = self._analyses.get((*view, True, False), lambda: group(analysis, self.policy))
-            return _answer(deletion_risk(analysis, preset, params.limit, params.offset).model_dump_json().encode(), key)
+            return _answer(deletion_risk(analysis, preset, params.limit, params.offset).model_dump_json().encode())
 
         key = ("risk", *view, grouped, variations, preset, params.limit, params.offset)
         return key, make
@@ -191,9 +196,10 @@ class Live:
         return await anyio.to_thread.run_sync(self._answers.get, key, make)
 
 
-def _answer(body: bytes, key: tuple[Any, ...]) -> Answer:
-    """An answer tagged by what it was made from (the same in every process holding the same data)."""
-    return Answer(body, hashlib.blake2b(repr(key).encode(), digest_size=12).hexdigest())
+def _answer(body: bytes) -> Answer:
+    """An answer tagged by its bytes (live data carries the time the AI-Horde gave it, which each process
+    fetches on its own)."""
+    return Answer(body, content_tag(body))
 
 
 def _preset(name: str | None) -> RiskPreset | None:

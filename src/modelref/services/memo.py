@@ -25,8 +25,12 @@ class Recent(Generic[K, V]):
         self._making: dict[K, threading.Lock] = {}
 
     def peek(self, key: K) -> V | None:
+        """The value made for *key*, if any (counted as a use)."""
         with self._lock:
-            return self._items.get(key)
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+            return found
 
     def get(self, key: K, make: Callable[[], V]) -> V:
         with self._lock:
@@ -35,14 +39,17 @@ class Recent(Generic[K, V]):
                 return self._items[key]
             making = self._making.setdefault(key, threading.Lock())
         with making:
-            with self._lock:
-                if key in self._items:
-                    return self._items[key]
-            value = make()
-            with self._lock:
-                self._items[key] = value
-                self._weight += self.weigh(value)
-                while len(self._items) > self.size or (self._weight > self.budget and len(self._items) > 1):
-                    self._weight -= self.weigh(self._items.popitem(last=False)[1])
-                self._making.pop(key, None)
-            return value
+            try:
+                with self._lock:
+                    if key in self._items:
+                        return self._items[key]
+                value = make()
+                with self._lock:
+                    self._items[key] = value
+                    self._weight += self.weigh(value)
+                    while len(self._items) > self.size or (self._weight > self.budget and len(self._items) > 1):
+                        self._weight -= self.weigh(self._items.popitem(last=False)[1])
+                return value
+            finally:
+                with self._lock:
+                    self._making.pop(key, None)

@@ -19,7 +19,7 @@ from modelref.domain.formats import Format
 from modelref.domain.info import CategoryLastUpdatedResponse, CategoryMetadata, LastUpdatedResponse
 from modelref.domain.inputs import shown
 from modelref.domain.query import SearchIndex, SearchQuery
-from modelref.domain.tags import catalog_tag
+from modelref.domain.tags import catalog_tag, content_tag
 from modelref.errors import EmptyCategory, NotFound, NotReplicated
 from modelref.services.catalog import B, Catalog, Snapshot
 from modelref.services.memo import Recent
@@ -51,7 +51,7 @@ class Reads(Generic[B]):
         self._empty = catalog.encode(b"{}")
         self._across: tuple[Mapping[Category, Snapshot[B]], SearchIndex] | None = None
         self._polled: tuple[Mapping[Category, Snapshot[B]], Answer] | None = None
-        self._statistics: Recent[tuple[str, bool, int | None, int], Answer] = Recent(64)
+        self._statistics: Recent[tuple[Category, str, bool, int | None, int], Answer] = Recent(64)
 
     def _index_across(self, snapshots: Mapping[Category, Snapshot[B]]) -> SearchIndex:
         """One index over every category of this set of snapshots, in search order (made again when the
@@ -165,12 +165,12 @@ class Reads(Generic[B]):
         """A category's statistics, encoded once per version and parameters; a known category without records
         has zeros (as the existing service)."""
         snapshot = self.snapshot(category)
-        key = (snapshot.fingerprint, grouped and category is Category.TEXT_GENERATION, limit, offset)
+        key = (category, snapshot.fingerprint, grouped and category is Category.TEXT_GENERATION, limit, offset)
 
         def make() -> Answer:
-            stats = snapshot.statistics(key[1]).model_copy(update={"limit": limit, "offset": offset})
-            tag = hashlib.blake2b(repr((category, *key)).encode(), digest_size=12).hexdigest()
-            return Answer(stats.model_dump_json().encode(), tag)
+            stats = snapshot.statistics(key[2]).model_copy(update={"limit": limit, "offset": offset})
+            body = stats.model_dump_json().encode()
+            return Answer(body, content_tag(body))
 
         return self._statistics.get(key, make)
 

@@ -20,7 +20,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -29,7 +29,7 @@ from typing import Any, Final
 import orjson
 from pydantic import TypeAdapter, ValidationError
 
-from modelref.domain.usage import HordeKind, HordeModelStatus, HordeStats, HordeUsage, HordeWorker, KindUsage
+from modelref.domain.usage import HordeKind, HordeModelStatus, HordeStats, HordeUsage, HordeWorker, KindUsage, Whole
 from modelref.services.breaker import CircuitBreaker
 from modelref.services.horde import HordeClient, HordeFailure
 
@@ -52,11 +52,9 @@ _REQUESTS: Final[dict[tuple[HordeKind, Part], tuple[str, dict[str, str]]]] = {
 }
 """Where each answer comes from (DATA.md §15.1)."""
 
-_PARSERS: Final[dict[Part, TypeAdapter[Any]]] = {
-    Part.STATUS: TypeAdapter(tuple[HordeModelStatus, ...]),
-    Part.STATS: TypeAdapter(HordeStats),
-    Part.WORKERS: TypeAdapter(tuple[HordeWorker, ...]),
-}
+_STATUS: Final = TypeAdapter(HordeModelStatus)
+_WORKER: Final = TypeAdapter(HordeWorker)
+_COUNT: Final = TypeAdapter(Whole)
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,8 +122,9 @@ class LiveUsage:
         self._listeners.append(listener)
 
     def close(self) -> None:
-        self._closing.set()
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        with self._lock:  # no refresh is submitted after this
+            self._closing.set()
+            self._pool.shutdown(wait=False, cancel_futures=True)
 
     async def get(self, kind: HordeKind, *, workers: bool = False) -> LiveData | None:
         """The kind's status and usage (and workers, when asked and to be had); None when no answer younger
@@ -139,9 +138,9 @@ class LiveUsage:
         ``max_age``)."""
         parts = (Part.STATUS, Part.STATS, Part.WORKERS) if workers else (Part.STATUS, Part.STATS)
         now = self._clock()
-        with self._lock:
+        with self._lock:  # one consistent copy: a refresh may replace an entry's value and digest meanwhile
             found = {
-                p: e
+                p: (e.value, e.digest, e.wall, e.fetched)
                 for p in parts
                 if (e := self._entries[kind, p]).value is not None and now - e.fetched < self.max_age
             }
@@ -149,13 +148,13 @@ class LiveUsage:
             return None
         used = [found[p] for p in parts if p in found]
         usage = HordeUsage(
-            status=found[Part.STATUS].value,
-            stats=found[Part.STATS].value,
-            workers=found[Part.WORKERS].value if Part.WORKERS in found else None,
-            observed_at=int(min(e.wall for e in used)),
+            status=found[Part.STATUS][0],
+            stats=found[Part.STATS][0],
+            workers=found[Part.WORKERS][0] if Part.WORKERS in found else None,
+            observed_at=int(min(u[2] for u in used)),
         )
-        tag = hashlib.blake2b("/".join(e.digest for e in used).encode(), digest_size=12).hexdigest()
-        return LiveData(usage, tag, max(now - e.fetched for e in used))
+        tag = hashlib.blake2b("/".join(u[1] for u in used).encode(), digest_size=12).hexdigest()
+        return LiveData(usage, tag, max(now - u[3] for u in used))
 
     async def _ready(self, keys: list[tuple[HordeKind, Part]]) -> None:
         """Start the refreshes these answers need; wait (at most ``wait`` seconds after each refresh began)
@@ -242,7 +241,9 @@ class LiveUsage:
                 value = _parse(key[1], body)
             except HordeFailure as error:
                 failure = error
-                continue
+                if error.health or error.retry_after is not None:
+                    continue  # a failing AI-Horde, or a rate limit: worth another try after the back-off
+                break  # an answer we cannot use: the same again on a retry
             except BaseException:
                 self.breaker.inconclusive()
                 raise
@@ -277,13 +278,47 @@ class CircuitOpen(HordeFailure):
 
 
 def _parse(part: Part, body: bytes) -> Any:
-    """An answer's payload; HordeFailure for anything that is not the JSON the endpoint documents."""
+    """An answer's payload. Entries that do not fit (a status without a name, a count that is not a number)
+    are left out, so that one odd entry does not cost the rest; HordeFailure when the answer as a whole is not
+    the JSON the endpoint documents."""
     try:
-        return _PARSERS[part].validate_python(orjson.loads(body))
+        data = orjson.loads(body)
     except orjson.JSONDecodeError:
-        raise HordeFailure("answered something that is not JSON") from None
-    except ValidationError as error:
-        raise HordeFailure(f"answered JSON of an unexpected shape ({error.error_count()} problems)") from None
+        raise HordeFailure("answered something that is not JSON", health=False) from None
+    if part is Part.STATS:
+        if not isinstance(data, dict) or not any(isinstance(data.get(p), dict) for p in ("day", "month", "total")):
+            raise HordeFailure("answered JSON of an unexpected shape (no usage counters)", health=False)
+        periods: dict[str, dict[str, Any]] = {}
+        for period in ("day", "month", "total"):
+            counts = data.get(period)
+            periods[period] = _fitting(_COUNT, counts) if isinstance(counts, dict) else {}
+        return HordeStats.model_validate(periods)
+    if not isinstance(data, list):
+        raise HordeFailure("answered JSON of an unexpected shape (not a list)", health=False)
+    entry = _STATUS if part is Part.STATUS else _WORKER
+    kept = tuple(_fitting_items(entry, data))
+    if data and not kept:
+        raise HordeFailure(f"answered JSON of an unexpected shape (no usable {part.value} entry)", health=False)
+    return kept
+
+
+def _fitting(adapter: TypeAdapter[Any], counts: dict[Any, Any]) -> dict[str, Any]:
+    """The entries of a ``{name: count}`` object whose count fits (names are always strings in JSON)."""
+    kept = {}
+    for name, count in counts.items():
+        try:
+            kept[name] = adapter.validate_python(count)
+        except ValidationError:
+            continue
+    return kept
+
+
+def _fitting_items(adapter: TypeAdapter[Any], items: list[Any]) -> Iterator[Any]:
+    for item in items:
+        try:
+            yield adapter.validate_python(item)
+        except ValidationError:
+            continue
 
 
 def _waker(loop: asyncio.AbstractEventLoop, done: asyncio.Future[None]) -> Callable[[], None]:
