@@ -30,8 +30,8 @@ keep-alive connection, Accept-Encoding: identity). Per row:
                 the joins and analyses already made. Part 0 shows what that background work costs.
   new data      the row's first request after the AI-Horde's answer changed, on a warm server (usage cache
                 TTL 1 s; every row answered once before): the row's cached answer is requested once to start
-                a refresh (served stale), the fake answers with a stats body that differs (one made-up
-                retired model's total grows by one per answer), and once the service holds it the row is
+                a refresh (served stale), the fake answers with a stats body that differs (the first model's
+                monthly count grows by one per answer), and once the service holds it the row is
                 requested again (its ETag checked to differ): what a caller sees after each AI-Horde change
                 (the background work of Part 0 has run, or the request waits for it). Live rows only.
   after above   the row's first request on a shared server (usage cache TTL 3600 s, the usage of both kinds
@@ -93,8 +93,6 @@ TARGET_MS = 20.0
 ENV_PREFIX = "HORDE_MODEL_REFERENCE_"
 CATEGORIES = {"image": "image_generation", "text": "text_generation"}
 BOTH_KINDS = {"image": True, "text": True}
-VARYING_NAME = "modelref-bench (retired)"
-"""The made-up stats-only model whose total the fake bumps when told to vary its answers (no reference model)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -158,7 +156,8 @@ def _endpoint(path: str, kind: str) -> str | None:
 class FakeHorde:
     """The AI-Horde's usage endpoints on 127.0.0.1. ``calls()`` counts the answers sent (after their last
     byte), by endpoint name ("other": anything else, answered 404). With ``vary`` set, each stats answer
-    differs from the one before (VARYING_NAME's total grows by one); otherwise every answer is the same."""
+    differs from the one before (the first model's monthly count grows by one per answer); otherwise every
+    answer is the same."""
 
     def __init__(self, payloads: dict[str, Any]) -> None:
         self.payloads = payloads
@@ -201,7 +200,9 @@ class FakeHorde:
         with self._lock:
             generation = self._calls[name] + 1
         stats = self.payloads[name]
-        return orjson.dumps({**stats, "total": {**stats["total"], VARYING_NAME: generation}})
+        varied = next(iter(stats["month"]))  # a model of the reference: its usage shows in every live answer
+        month = {**stats["month"], varied: stats["month"][varied] + generation}
+        return orjson.dumps({**stats, "month": month})
 
     @property
     def base(self) -> str:

@@ -11,6 +11,7 @@ Names: the AI-Horde reports a text model under its canonical name ``N``, ``aphro
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -204,6 +205,7 @@ def _backend(name: str) -> tuple[Backend, str]:
     return Backend.CANONICAL, name
 
 
+@functools.lru_cache(maxsize=16_384)
 def _sibling_key(name: str) -> str:
     """Backend prefix + name without organisation and quantization suffix: quant-only siblings share it."""
     backend, rest = _backend(name.lower())
@@ -216,6 +218,7 @@ def _family_key(name: str) -> str:
     return base_name(name).lower()
 
 
+@functools.lru_cache(maxsize=16_384)
 def model_variants(name: str) -> tuple[str, ...]:
     """``N``, ``aphrodite/N``, ``koboldcpp/M``: the names the AI-Horde may report a model under."""
     return tuple(dict.fromkeys((name, *backend_variants(name))))
