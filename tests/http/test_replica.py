@@ -25,6 +25,8 @@ from tests.support import (
     http_server,
     live_server,
     make_settings,
+    realistic_usage,
+    reference_documents,
     running,
     serve,
     serve_files,
@@ -76,6 +78,17 @@ async def test_a_replica_serves_the_primarys_bytes_and_tags(tmp_path: Path) -> N
             assert beat["replica"]["source"] == "primary"
             assert beat["replica"]["missing"] == []
             assert beat["replica"]["categories"]["image_generation"]["records"] == REAL_IMAGE
+
+
+async def test_a_replica_ranks_and_analyses_live_usage_from_its_data(tmp_path: Path) -> None:
+    with FakePrimary() as primary, FakeHorde(HORDE_USERS, usage=realistic_usage(reference_documents())) as horde:
+        async for client in replica_client(tmp_path, primary.url, horde.url):
+            popular = (await client.get(f"{V2}/image_generation/popular", params={"limit": 3})).json()
+            assert len(popular) == 3
+            assert popular[0]["stats"]["worker_count"] >= popular[2]["stats"]["worker_count"] > 0
+            risk = await client.get("/api/model_references/statistics/text_generation/deletion-risk")
+            assert risk.status_code == 200
+            assert risk.json()["total_count"] == REAL_TEXT
 
 
 async def test_a_replica_refuses_writes_before_asking_the_ai_horde(tmp_path: Path) -> None:
