@@ -13,6 +13,7 @@ from modelref.client.mirror import Origins
 from modelref.client.sources import GITHUB, GithubLayout
 from modelref.domain.deployment import Deployment, ReplicateMode
 from modelref.domain.formats import Format
+from modelref.domain.risk import RiskPolicy
 from modelref.services.horde import CLIENT_AGENT
 
 
@@ -85,14 +86,15 @@ class Settings(BaseSettings):
     """The first back-off between tries, in seconds; it doubles up to 15 s."""
     ai_horde_client_agent: str = Field(default=CLIENT_AGENT, min_length=1, max_length=200)
     """The ``Client-Agent`` header sent to the AI-Horde (``name:version:contact``)."""
-    preferred_file_hosts: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["huggingface.co"])
-    """Download hosts deletion risk does not flag as non-preferred."""
+    deletion_risk: RiskPolicy = Field(default_factory=RiskPolicy)
+    """Deletion risk's thresholds and preferred download hosts (``…_DELETION_RISK__PREFERRED_HOSTS='["a", "b"]'``,
+    ``…__TEXT_CRITICAL_USAGE=10``, ``…__IMAGE_LOW_USAGE_PERCENT=0.0065``, …: ``domain/risk.RiskPolicy``)."""
     pending_queue: PendingQueueSettings = Field(default_factory=PendingQueueSettings)
     cors_allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     """Origins allowed to call the API from a browser."""
     github: GithubLayout = Field(default_factory=GithubLayout)
 
-    _split = field_validator("cors_allowed_origins", "preferred_file_hosts", mode="before")(_split_list)
+    _split = field_validator("cors_allowed_origins", mode="before")(_split_list)
 
     @model_validator(mode="after")
     def _default_database(self) -> Self:

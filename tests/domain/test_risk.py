@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from modelref.domain.categories import Category
 from modelref.domain.risk import RiskPolicy, RiskPreset, analyse, deletion_risk, summarize
@@ -194,3 +195,17 @@ def test_paging_keeps_the_summary_of_every_model() -> None:
     assert page.summary.total_models == 5
     assert deletion_risk(analysis, None, limit=2, offset=10).models == []
     assert page.summary.average_risk_score == round(sum(m.risk_score for m in analysis.models) / 5, 2)
+
+
+def test_the_policy_sets_the_thresholds() -> None:
+    models = [("Org/Quiet-7B", text_record("Org/Quiet-7B")), ("Org/Busy-7B", text_record("Org/Busy-7B"))]
+    index = usage({}, {"koboldcpp/Quiet-7B": 9, "koboldcpp/Busy-7B": 991})
+    quiet = by_name(analyse(TEXT, models, index, POLICY))["Org/Quiet-7B"]
+    assert quiet.is_critical  # 9 < 10
+    assert quiet.deletion_risk_flags.low_usage is False  # 0.9 % ≥ 0.02 %
+    strict = RiskPolicy(text_critical_usage=5, text_low_usage_percent=1.0)
+    quiet = by_name(analyse(TEXT, models, index, strict))["Org/Quiet-7B"]
+    assert not quiet.is_critical
+    assert quiet.deletion_risk_flags.low_usage
+    with pytest.raises(ValidationError):
+        RiskPolicy(text_critical_usage=-1)

@@ -8,7 +8,7 @@ stored documents and a ``UsageIndex``.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from statistics import mean
 from typing import Any, Final
@@ -21,19 +21,22 @@ from modelref.domain.textnames import base_name
 from modelref.domain.usage import Backend, UsageIndex
 
 
-@dataclass(frozen=True, slots=True)
-class RiskPolicy:
+class RiskPolicy(BaseModel):
     """The thresholds and host preferences of the analysis (the existing service's defaults)."""
 
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
     preferred_hosts: tuple[str, ...] = ("huggingface.co",)
+    """A download host containing one of these is preferred (others are flagged ``has_non_preferred_host``)."""
     ignore_text_download_hosts: bool = True
     """Text records carry no downloads to judge: their download flags stay off."""
-    low_usage_percent: Mapping[Category, float] = field(
-        default_factory=lambda: {Category.IMAGE_GENERATION: 0.0065, Category.TEXT_GENERATION: 0.02}
-    )
-    """A model with less than this share (percent) of its category's monthly requests is low-usage."""
-    text_critical_usage: int = 10
-    text_critical_workers: int = 1
+    image_low_usage_percent: float = Field(0.0065, ge=0, le=100)
+    """An image model with less than this share (percent) of the category's monthly requests is low-usage."""
+    text_low_usage_percent: float = Field(0.02, ge=0, le=100)
+    """The same for text models."""
+    text_critical_usage: int = Field(10, ge=0)
+    """A text model with fewer monthly requests than this and fewer workers than the next is critical."""
+    text_critical_workers: int = Field(1, ge=0)
 
 
 class RiskPreset(StrEnum):
@@ -359,11 +362,11 @@ def analyse(
     A model the AI-Horde reports nothing for has zero usage (the existing service leaves its zero-usage flags
     off, so a model nobody uses or serves was never critical: DATA.md §14.1 "Trap").
     """
-    variations = variations and category is Category.TEXT_GENERATION
-    joined = [(name, document, index.combined(name, variations=variations)) for name, document in models]
+    text = category is Category.TEXT_GENERATION
+    joined = [(name, document, index.combined(name, variations=variations and text)) for name, document in models]
     category_month = sum(s.usage_stats.month for _, _, s in joined if s.usage_stats)
-    low_usage_percent = policy.low_usage_percent.get(category, 0.0)
-    judge_hosts = not (category is Category.TEXT_GENERATION and policy.ignore_text_download_hosts)
+    low_usage_percent = policy.text_low_usage_percent if text else policy.image_low_usage_percent
+    judge_hosts = not (text and policy.ignore_text_download_hosts)
     infos: list[ModelDeletionRiskInfo] = []
     for name, document, stats in joined:
         usage = stats.usage_stats

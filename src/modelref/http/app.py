@@ -21,7 +21,6 @@ from modelref.client.mirror import Mirror
 from modelref.client.replica import Replica
 from modelref.client.sources import seed_reader
 from modelref.domain.formats import Format
-from modelref.domain.risk import RiskPolicy
 from modelref.http import errors, meta, openapi, search, stats, v1, v2, writes
 from modelref.http import review as review_routes
 from modelref.http.deps import Services, services_of
@@ -118,7 +117,7 @@ def _start(settings: Settings, freeze: bool) -> Services:
         applier=Applier(store, deployment, catalog.refresh, hold=catalog.deferred),
         auth=Auth(horde, queue.requestor_ids, queue.approver_ids),
         breaker=breaker,
-        live=Live(reads, usage, RiskPolicy(preferred_hosts=tuple(settings.preferred_file_hosts))),
+        live=Live(reads, usage, settings.deletion_risk),
         replica=replica,
     )
 
