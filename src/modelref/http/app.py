@@ -21,7 +21,7 @@ from modelref.client.mirror import Mirror
 from modelref.client.replica import Replica
 from modelref.client.sources import seed_reader
 from modelref.domain.formats import Format
-from modelref.http import errors, meta, openapi, search, stats, v1, v2, writes
+from modelref.http import errors, meta, openapi, search, stats, text, v1, v2, writes
 from modelref.http import review as review_routes
 from modelref.http.deps import Services, services_of
 from modelref.http.encoding import Blob, encode
@@ -37,6 +37,7 @@ from modelref.services.proposals import Proposals
 from modelref.services.reads import Reads
 from modelref.services.review import Review
 from modelref.services.startup import prepare_store
+from modelref.services.textutils import TextTools
 from modelref.services.usage import LiveUsage
 from modelref.settings import Settings
 from modelref.storage.store import Store
@@ -118,6 +119,7 @@ def _start(settings: Settings, freeze: bool) -> Services:
         auth=Auth(horde, queue.requestor_ids, queue.approver_ids),
         breaker=breaker,
         live=Live(reads, usage, settings.deletion_risk),
+        text=TextTools(reads),
         replica=replica,
     )
 
@@ -162,6 +164,7 @@ def create_app(settings: Settings, *, fast_path: bool = True, freeze: bool = Fal
     )
     errors.install(api)
     openapi.install(api, SERVERS)
+    api.include_router(text.router)
     api.include_router(search.router)
     for api_format in Format:
         api.include_router(review_routes.queue_router(api_format))

@@ -26,6 +26,7 @@ from modelref.services.live import Live
 from modelref.services.proposals import Proposals
 from modelref.services.reads import Reads
 from modelref.services.review import Review
+from modelref.services.textutils import TextTools
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +41,7 @@ class Services:
     auth: Auth
     breaker: CircuitBreaker
     live: Live
+    text: TextTools
     replica: Replica | None = None
     """The REPLICA's sources (None on a PRIMARY)."""
 
@@ -73,5 +75,12 @@ async def _live(request: Request) -> Live:
 
 
 ReadsDep = Annotated[Reads[Blob], Depends(_reads)]
+
+
+async def _text(request: Request) -> TextTools:
+    return (await services(request)).text
+
+
 LiveDep = Annotated[Live, Depends(_live)]
+TextToolsDep = Annotated[TextTools, Depends(_text)]
 DeploymentDep = Annotated[Deployment, Depends(_deployment)]

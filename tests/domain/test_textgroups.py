@@ -1,0 +1,94 @@
+"""The toolkit's reads on small inputs: composition, members and what they share, health, families."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from modelref.domain.textgroups import (
+    ComposeNameRequest,
+    DetectFamiliesParams,
+    compose_name,
+    detect_families,
+    group_members,
+    groups_health,
+    inferred_schema,
+    parse_name,
+)
+from tests.factories import text_record
+
+
+def member(name: str, group: str, **fields: Any) -> tuple[str, dict[str, Any]]:
+    return name, {**text_record(name), "text_model_group": group, **fields}
+
+
+def test_compose_follows_the_part_order_and_skips_missing_parts() -> None:
+    request = ComposeNameRequest(base_name="Mistral", size="7B", version="v0.1", variant="Instruct")
+    assert compose_name(request, set()).composed_name == "Mistral-7B-Instruct-v0.1"
+    reordered = request.model_copy(update={"part_order": ["size", "base"], "separator": " "})
+    assert compose_name(reordered, set()).composed_name == "7B Mistral"
+    assert compose_name(request, {"Mistral-7B-Instruct-v0.1"}).already_exists
+    assert compose_name(request, set()).suggested_group == "Mistral"
+
+
+def test_parse_name_of_the_worked_examples() -> None:
+    parsed = parse_name("Mixtral-8x7B-Instruct-v0.1")
+    assert (parsed.base_name, parsed.size, parsed.variant, parsed.version) == ("Mixtral", "8X7B", "Instruct", "v0.1")
+    assert (
+        parse_name("koboldcpp/sophosympatheia/StrawberryLemonade-L3-70B-v1.2").suggested_group
+        == "StrawberryLemonade-L3"
+    )
+    assert parse_name("x", suggested_group="Alias-Target").suggested_group == "Alias-Target"
+
+
+def test_members_and_what_they_share() -> None:
+    records = [
+        member("Org/Fam-7B", "Fam", baseline="llama", nsfw=False, tags=["a"]),
+        member("Org/Fam-13B-Q4_K_M", "Fam", baseline="llama", nsfw=True, tags=["a"], name_schema_exception="legacy"),
+        member("Org/Fam-70B", "Fam", baseline="llama", nsfw=False, tags=["a"]),
+        member("Other-1B", "Other"),
+    ]
+    found = group_members("Fam", records)
+    assert found is not None
+    assert [m.name for m in found.members] == ["Org/Fam-7B", "Org/Fam-13B-Q4_K_M", "Org/Fam-70B"]
+    assert found.common_fields == {"baseline": "llama", "tags": ["a"]}  # nsfw differs
+    assert found.available_sizes == ["7B", "13B", "70B"]
+    assert found.available_quants == [None, "Q4_K_M"]
+    assert found.quant_usage == {"Q4_K_M": 1}
+    assert [e.name for e in found.exception_members] == ["Org/Fam-13B-Q4_K_M"]
+    assert found.name_format.common_author == "Org"
+    assert group_members("fam", records) is None  # case counts
+    schema = inferred_schema("Fam", records)
+    assert schema is not None
+    assert schema.is_custom is False
+    assert schema.name_schema.extra_parts == []
+
+
+def test_health_in_its_order() -> None:
+    records = [
+        member("A-7B", "A", baseline="x", description="d"),
+        member("B-7B", "B", baseline="x", nsfw=True),
+        member("B-13B", "B", baseline="y", nsfw=False),
+        member("B-70B", "B"),
+    ]
+    health = groups_health(records)
+    assert [(i.group_name, i.issue_type) for i in health.issues] == [
+        ("A", "singleton_group"),
+        ("B", "inconsistent_baseline"),
+        ("B", "inconsistent_nsfw"),
+        ("B", "missing_baseline"),
+        ("B", "missing_description"),
+    ]
+    assert health.issues[1].message == "Members have different baselines: x, y"
+    assert health.issues[3].message == "1 member(s) missing baseline"
+    assert health.issues[4].severity == "info"
+    assert (health.total_groups_checked, health.groups_with_issues) == (2, 2)
+
+
+def test_families_claim_the_longest_prefix_first() -> None:
+    names = ["GPT-Neo-Alpha-1B", "GPT-Neo-Beta-1B", "GPT-J-6B", "GPT-X-1B", "Solo-3B"]
+    detected = detect_families([(n, text_record(n)) for n in names], DetectFamiliesParams(min_family_size=2))
+    assert [(f.family_name, f.members) for f in detected.suggestions] == [
+        ("GPT", ["GPT-J", "GPT-X"]),
+        ("GPT-Neo", ["GPT-Neo-Alpha", "GPT-Neo-Beta"]),
+    ]
+    assert (detected.total_groups_analyzed, detected.groups_in_families, detected.standalone_groups) == (5, 4, 1)
