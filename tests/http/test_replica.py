@@ -107,6 +107,8 @@ async def test_a_replica_refuses_writes_before_asking_the_ai_horde(tmp_path: Pat
                 ("POST", "/api/model_references/v1/image_generation", {"New": {"name": "New"}}),
                 ("GET", f"{V2}/pending_queue/changes", None),
                 ("POST", f"{V2}/pending_queue/apply", {"change_ids": [1]}),
+                ("PUT", f"{V2}/text_generation/group/Marx/common_fields", {"style": "x"}),
+                ("PUT", f"{V2}/text_generation/acrastt/Marx-3B-V3/name_exception", {"reason": "x"}),
             ]:
                 answer = await client.request(method, path, json=body, headers=key)
                 assert answer.status_code == 503, (method, path, answer.text)

@@ -457,3 +457,54 @@ def detect_families(records: Records, params: DetectFamiliesParams) -> DetectFam
 
 def no_group(group: str) -> str:
     return f"No models found in group '{shown(group)}'"
+
+
+class CommonFieldsUpdateRequest(BaseModel):
+    """X8: the fields to set on every canonical member of a group (null: left as it is)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    baseline: str | None = Field(None, max_length=MAX_NAME)
+    description: str | None = Field(None, max_length=100_000)
+    url: str | None = Field(None, max_length=MAX_NAME)
+    nsfw: bool | None = None
+    tags: list[str] | None = Field(None, max_length=1_000)
+    style: str | None = Field(None, max_length=MAX_NAME)
+    instruct_format: str | None = Field(None, max_length=MAX_NAME)
+
+    def fields(self) -> dict[str, Any]:
+        """The fields given (not null)."""
+        return self.model_dump(exclude_none=True)
+
+
+class BatchUpdateResponse(BaseModel):
+    """X8's answer: ``batch_id`` names the changes in their ``request_metadata`` (not a review batch)."""
+
+    updated_count: int
+    batch_id: str
+    pending_change_ids: list[int]
+
+
+class NameExceptionRequest(BaseModel):
+    """X12: why the model's name does not follow its group's schema; null clears it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str | None = Field(max_length=MAX_NAME)
+
+
+class NameExceptionResponse(BaseModel):
+    pending_change_id: int
+
+
+def canonical_members(group: str, records: Records) -> list[tuple[str, Mapping[str, Any]]]:
+    """The group's members without a backend prefix (the ones a group-wide change touches)."""
+    return _canonical(_groups(records).get(group, []))
+
+
+def with_name_exception(document: Mapping[str, Any], reason: str | None) -> dict[str, Any]:
+    """The record with its ``name_schema_exception`` set, or removed when *reason* is None."""
+    changed = {k: v for k, v in document.items() if k != "name_schema_exception"}
+    if reason is not None:
+        changed["name_schema_exception"] = reason
+    return changed

@@ -165,6 +165,7 @@ def create_app(settings: Settings, *, fast_path: bool = True, freeze: bool = Fal
     errors.install(api)
     openapi.install(api, SERVERS)
     api.include_router(text.router)
+    api.include_router(text.writes)
     api.include_router(search.router)
     for api_format in Format:
         api.include_router(review_routes.queue_router(api_format))

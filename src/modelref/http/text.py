@@ -7,12 +7,14 @@ Group names may contain ``/``: every group route takes the name as a path (``/gr
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Query
 
 from modelref.domain.textgroups import (
     MAX_NAME,
+    BatchUpdateResponse,
+    CommonFieldsUpdateRequest,
     ComposeNameRequest,
     ComposeNameResponse,
     DetectFamiliesParams,
@@ -23,14 +25,24 @@ from modelref.domain.textgroups import (
     GroupMembersResponse,
     GroupNameSchemaResponse,
     GroupsSummaryResponse,
+    NameExceptionRequest,
+    NameExceptionResponse,
     ParsedNameResponse,
 )
-from modelref.http.deps import TextToolsDep
+from modelref.http.auth import RequestorDep
+from modelref.http.deps import ServicesDep, TextToolsDep
 from modelref.http.routing import api_router
-from modelref.http.schemas import errors
+from modelref.http.schemas import WRITE, errors
 
-TEXT = errors(400, 404, 422, 503)
-"""400: a request line too long for the server (a 10,000-character name of 4-byte characters, percent-encoded)."""
+
+def _plain_400(responses: dict[int | str, dict[str, Any]]) -> dict[int | str, dict[str, Any]]:
+    """*responses* with the server's own plain-text 400 documented too: a name of 10,000 4-byte characters,
+    percent-encoded, makes a 120 kB request line, which the server refuses before the app sees it."""
+    plain = {"description": "Bad request, or a request line too long for the server (plain text)"}
+    return {**responses, 400: {**responses[400], **plain, "content": {"text/plain": {"schema": {"type": "string"}}}}}
+
+
+TEXT = _plain_400(errors(400, 404, 422, 503))
 
 router = api_router("/model_references/v2/text_generation", ["v2", "text_utils"], responses=TEXT)
 """Operation ids as the existing service's (its defaults); the path forms are modelref's."""
@@ -113,3 +125,44 @@ def group(tools: TextToolsDep, group_name: str) -> GroupMembersResponse:
 def detect_families(tools: TextToolsDep, params: Annotated[DetectFamiliesParams, Query()]) -> DetectFamiliesResponse:
     """Suggested families: groups sharing a long enough name prefix (nothing is stored)."""
     return tools.detect_families(params)
+
+
+writes = api_router(
+    "/model_references/v2/text_generation", ["v2", "text_utils"], authenticated=True, responses=_plain_400(WRITE)
+)
+"""The toolkit's record changes: queued for review like every other write (202)."""
+
+
+@writes.put(
+    "/group/common_fields",
+    operation_id="update_group_common_fields_model_references_v2_text_generation_group_common_fields_put",
+    status_code=202,
+)
+def group_common_fields_query(
+    services: ServicesDep, caller: RequestorDep, name: Name, request: CommonFieldsUpdateRequest
+) -> BatchUpdateResponse:
+    """Queue the same fields on every canonical member of a group (``?name=`` form)."""
+    return services.proposals.group_common_fields(name, request, caller)
+
+
+@writes.put(
+    "/group/{group_name:name}/common_fields", operation_id="update_group_common_fields_by_path", status_code=202
+)
+def group_common_fields(
+    services: ServicesDep, caller: RequestorDep, group_name: str, request: CommonFieldsUpdateRequest
+) -> BatchUpdateResponse:
+    """Queue the same fields on every canonical member of a group: one update each, all or none, named by one
+    ``batch_id`` in their ``request_metadata``. 400 when no field is given; 404 when the group has no member."""
+    return services.proposals.group_common_fields(group_name, request, caller)
+
+
+@writes.put(
+    "/{model_name:name}/name_exception",
+    operation_id="set_name_exception_model_references_v2_text_generation__model_name__name_exception_put",
+    status_code=202,
+)
+def name_exception(
+    services: ServicesDep, caller: RequestorDep, model_name: str, request: NameExceptionRequest
+) -> NameExceptionResponse:
+    """Queue setting (a reason) or clearing (null) why a model's name does not follow its group's schema."""
+    return services.proposals.name_exception(model_name, request, caller)

@@ -7,6 +7,7 @@ for review. Nothing here changes a record: applying is ``Applier``'s job.
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -19,8 +20,17 @@ from modelref.domain.deployment import Deployment
 from modelref.domain.formats import Format
 from modelref.domain.inputs import shown
 from modelref.domain.legacy_text import backend_variants
+from modelref.domain.textgroups import (
+    BatchUpdateResponse,
+    CommonFieldsUpdateRequest,
+    NameExceptionRequest,
+    NameExceptionResponse,
+    canonical_members,
+    no_group,
+    with_name_exception,
+)
 from modelref.domain.writes import check_name, check_text_name, validate_legacy_write, validate_write
-from modelref.errors import AlreadyExists, NameMismatch, NotFound, QuotaExceeded
+from modelref.errors import AlreadyExists, InvalidQuery, NameMismatch, NotFound, QuotaExceeded
 from modelref.services.auth import Caller
 from modelref.services.history import queue_event
 from modelref.services.primary import OnPrimary
@@ -114,6 +124,53 @@ class Proposals(OnPrimary):
         metadata = {"route": proposal.route, "format": Format.LEGACY.value}
         return self._enqueue(user, proposal, name, payload, metadata)
 
+    def group_common_fields(
+        self, group: str, request: CommonFieldsUpdateRequest, caller: Caller
+    ) -> BatchUpdateResponse:
+        """X8: one queued update per canonical member of *group*, all or none. 400 nothing to set → 503 on a
+        REPLICA → key and role → 503 guards → 404 no member → 422 a member the change would make invalid."""
+        fields = request.fields()
+        if not fields:
+            raise InvalidQuery("No fields to update. Provide at least one field.")
+        self.deployment.require_primary()
+        user = caller.user()
+        self.deployment.require_writes(Format.V2, Category.TEXT_GENERATION)
+        with self.store.read() as tx:
+            records = [(r.name, r.document) for r in tx.records.load(Category.TEXT_GENERATION)]
+        members = canonical_members(group, records)
+        if not members:
+            raise NotFound(no_group(group))
+        changes = []
+        for name, document in members:
+            record = validate_write(Category.TEXT_GENERATION, {**document, **fields})
+            changes.append(
+                (name, _checked(Category.TEXT_GENERATION, Operation.UPDATE, name, dict(document), record.to_document()))
+            )
+        batch = str(uuid.uuid4())
+        proposal = Proposal(Format.V2, Category.TEXT_GENERATION, Operation.UPDATE, "update_group_common_fields")
+        metadata = {"route": proposal.route, "batch_id": batch}
+        queued = self._enqueue_many(user, proposal, changes, metadata, f"Batch group update for '{shown(group)}'")
+        return BatchUpdateResponse(
+            updated_count=len(queued), batch_id=batch, pending_change_ids=[c.change_id for c in queued]
+        )
+
+    def name_exception(self, name: str, request: NameExceptionRequest, caller: Caller) -> NameExceptionResponse:
+        """X12: a queued update setting (or clearing) a text model's name-schema exception. 503 on a REPLICA →
+        key and role → 503 guards → 404 no such model."""
+        self.deployment.require_primary()
+        user = caller.user()
+        self.deployment.require_writes(Format.V2, Category.TEXT_GENERATION)
+        stored = self._current(Category.TEXT_GENERATION, name)
+        if stored is None:
+            raise NotFound(f"Model '{shown(name)}' not found in text_generation category")
+        record = validate_write(Category.TEXT_GENERATION, with_name_exception(stored, request.reason))
+        payload = _checked(Category.TEXT_GENERATION, Operation.UPDATE, name, stored, record.to_document())
+        proposal = Proposal(Format.V2, Category.TEXT_GENERATION, Operation.UPDATE, "set_name_exception")
+        done = "set" if request.reason is not None else "cleared"
+        notes = f"Name exception {done} for '{shown(name)}'"
+        (change,) = self._enqueue_many(user, proposal, [(name, payload)], {"route": proposal.route}, notes)
+        return NameExceptionResponse(pending_change_id=change.change_id)
+
     def _current(self, category: Category, name: str) -> dict[str, Any] | None:
         with self.store.read() as tx:
             return tx.records.get(category, name)
@@ -121,44 +178,66 @@ class Proposals(OnPrimary):
     def _enqueue(
         self, user: User, proposal: Proposal, name: str, payload: dict[str, Any], metadata: dict[str, Any]
     ) -> PendingChangeRecord:
+        (change,) = self._enqueue_many(user, proposal, [(name, payload)], metadata)
+        return change
+
+    def _enqueue_many(
+        self,
+        user: User,
+        proposal: Proposal,
+        changes: list[tuple[str, dict[str, Any]]],
+        metadata: dict[str, Any],
+        notes: str | None = None,
+    ) -> list[PendingChangeRecord]:
+        """Queue changes of one proposal in one transaction (all or none), each with its audit event."""
         now = int(self.clock())
         category = proposal.category
+        queued = []
         with self.store.write() as tx:
-            if tx.queue.pending_count(user.user_id) >= self.max_pending:
+            held = tx.queue.pending_count(user.user_id)
+            if held >= self.max_pending:
                 raise QuotaExceeded(
                     f"You already have {self.max_pending} pending changes, the most one requestor may hold "
                     "on this deployment; wait until some are reviewed."
                 )
-            change = PendingChangeRecord(
-                change_id=tx.queue.next_id("last_change_id"),
-                category=category,
-                model_name=name,
-                operation=proposal.operation,
-                payload=payload,
-                requested_by=user.user_id,
-                requested_username=user.username,
-                requested_at=now,
-                updated_at=now,
-                request_metadata=metadata,
-                related_models=list(backend_variants(name)) if category is Category.TEXT_GENERATION else None,
-            )
-            tx.queue.insert(change)
-            tx.audit.append(
-                [
-                    queue_event(
-                        "enqueue",
-                        user,
-                        change.change_id,
-                        self.deployment.canonical_format,
-                        now,
-                        change_id=change.change_id,
-                        operation=proposal.operation.value,
-                        category=category.value,
-                        model=name,
-                    )
-                ]
-            )
-        return change
+            if held + len(changes) > self.max_pending:
+                raise QuotaExceeded(
+                    f"This would queue {len(changes)} changes and you hold {held} pending, more than the "
+                    f"{self.max_pending} one requestor may hold on this deployment; wait until some are reviewed."
+                )
+            for name, payload in changes:
+                change = PendingChangeRecord(
+                    change_id=tx.queue.next_id("last_change_id"),
+                    category=category,
+                    model_name=name,
+                    operation=proposal.operation,
+                    payload=payload,
+                    requested_by=user.user_id,
+                    requested_username=user.username,
+                    requested_at=now,
+                    updated_at=now,
+                    notes=notes,
+                    request_metadata=metadata,
+                    related_models=list(backend_variants(name)) if category is Category.TEXT_GENERATION else None,
+                )
+                tx.queue.insert(change)
+                tx.audit.append(
+                    [
+                        queue_event(
+                            "enqueue",
+                            user,
+                            change.change_id,
+                            self.deployment.canonical_format,
+                            now,
+                            change_id=change.change_id,
+                            operation=proposal.operation.value,
+                            category=category.value,
+                            model=name,
+                        )
+                    ]
+                )
+                queued.append(change)
+        return queued
 
 
 def _checked(

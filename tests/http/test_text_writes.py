@@ -1,0 +1,95 @@
+"""The toolkit's record changes over HTTP: queued for review (202), applied like every other change."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.support import APPROVER, REQUESTOR, STRANGER
+
+pytestmark = pytest.mark.anyio
+V2 = "/api/model_references/v2"
+TEXT = f"{V2}/text_generation"
+QUEUE = f"{V2}/pending_queue"
+
+
+async def queued(client: httpx.AsyncClient) -> list[dict[str, object]]:
+    response = await client.get(f"{QUEUE}/changes", headers=APPROVER)
+    assert response.status_code == 200
+    changes: list[dict[str, object]] = response.json()["items"]
+    return changes
+
+
+async def test_common_fields_queue_one_update_per_canonical_member(writer: httpx.AsyncClient) -> None:
+    summary = (await writer.get(f"{TEXT}/groups/summary")).json()["groups"]
+    group = next(g for g in summary if g["canonical_count"] >= 3 and "/" not in g["group_name"])
+    name = group["group_name"]
+    response = await writer.put(
+        f"{TEXT}/group/{name}/common_fields", json={"style": "toolkit-test", "nsfw": True}, headers=REQUESTOR
+    )
+    assert response.status_code == 202, response.text
+    answer = response.json()
+    assert answer["updated_count"] == group["canonical_count"] == len(answer["pending_change_ids"])
+    changes = {c["change_id"]: c for c in await queued(writer)}
+    for change_id in answer["pending_change_ids"]:
+        change = changes[change_id]
+        assert change["operation"] == "update"
+        assert change["notes"] == f"Batch group update for '{name}'"
+        assert change["request_metadata"] == {"route": "update_group_common_fields", "batch_id": answer["batch_id"]}
+        payload = change["payload"]
+        assert isinstance(payload, dict)
+        assert (payload["style"], payload["nsfw"], payload["text_model_group"]) == ("toolkit-test", True, name)
+    members = (await writer.get(f"{TEXT}/group/{name}")).json()["members"]
+    assert all(m.get("style") != "toolkit-test" for m in members)  # queued, not applied
+    by_query = await writer.put(
+        f"{TEXT}/group/common_fields", params={"name": name}, json={"url": "https://x.example"}, headers=REQUESTOR
+    )
+    assert by_query.status_code == 202
+
+
+async def test_common_fields_refusals(writer: httpx.AsyncClient) -> None:
+    empty = await writer.put(f"{TEXT}/group/Marx/common_fields", json={}, headers=REQUESTOR)
+    assert (empty.status_code, empty.json()["detail"]) == (400, "No fields to update. Provide at least one field.")
+    missing = await writer.put(f"{TEXT}/group/nope/common_fields", json={"style": "x"}, headers=REQUESTOR)
+    assert (missing.status_code, missing.json()["detail"]) == (404, "No models found in group 'nope'")
+    assert (await writer.put(f"{TEXT}/group/Marx/common_fields", json={"style": "x"})).status_code == 401
+    assert (
+        await writer.put(f"{TEXT}/group/Marx/common_fields", json={"style": "x"}, headers=STRANGER)
+    ).status_code == 401
+    assert (
+        await writer.put(f"{TEXT}/group/Marx/common_fields", json={"bogus": 1}, headers=REQUESTOR)
+    ).status_code == 422
+    assert (
+        await writer.put(f"{TEXT}/group/Marx/common_fields", json={"nsfw": "maybe"}, headers=REQUESTOR)
+    ).status_code == 422
+    assert await queued(writer) == []
+
+
+async def test_name_exception_set_applied_and_cleared(writer: httpx.AsyncClient) -> None:
+    name = "acrastt/Marx-3B-V3"
+    response = await writer.put(f"{TEXT}/{name}/name_exception", json={"reason": "keeps its V3"}, headers=REQUESTOR)
+    assert response.status_code == 202, response.text
+    change_id = response.json()["pending_change_id"]
+    (change,) = await queued(writer)
+    assert change["change_id"] == change_id
+    assert change["notes"] == f"Name exception set for '{name}'"
+    assert change["request_metadata"] == {"route": "set_name_exception"}
+    batch = await writer.post(
+        f"{QUEUE}/batches", json={"batch_title": "b", "approved_ids": [change_id]}, headers=APPROVER
+    )
+    assert batch.status_code == 200
+    applied = await writer.post(f"{QUEUE}/changes/{change_id}/apply", json={}, headers=APPROVER)
+    assert applied.status_code == 200, applied.text
+    group = (await writer.get(f"{TEXT}/group/Marx")).json()
+    assert group["exception_members"] == [{"name": name, "reason": "keeps its V3"}]
+    cleared = await writer.put(f"{TEXT}/{name}/name_exception", json={"reason": None}, headers=REQUESTOR)
+    assert cleared.status_code == 202
+    payload = next(c for c in await queued(writer) if c["change_id"] == cleared.json()["pending_change_id"])["payload"]
+    assert isinstance(payload, dict)
+    assert "name_schema_exception" not in payload
+    missing = await writer.put(f"{TEXT}/nobody/Nothing-7B/name_exception", json={"reason": "x"}, headers=REQUESTOR)
+    assert (missing.status_code, missing.json()["detail"]) == (
+        404,
+        "Model 'nobody/Nothing-7B' not found in text_generation category",
+    )
+    assert (await writer.put(f"{TEXT}/{name}/name_exception", json={}, headers=REQUESTOR)).status_code == 422
