@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pytest
 
@@ -93,3 +95,66 @@ async def test_name_exception_set_applied_and_cleared(writer: httpx.AsyncClient)
         "Model 'nobody/Nothing-7B' not found in text_generation category",
     )
     assert (await writer.put(f"{TEXT}/{name}/name_exception", json={}, headers=REQUESTOR)).status_code == 422
+
+
+ALIASES = f"{TEXT}/aliases"
+
+
+async def test_aliases_are_kept_resolved_and_audited(writer: httpx.AsyncClient) -> None:
+    assert (await writer.get(ALIASES)).json() == {"entries": []}
+    missing = await writer.get(f"{ALIASES}/Llama-3")
+    assert (missing.status_code, missing.json()["detail"]) == (404, "No alias entry for canonical group 'Llama-3'")
+    put = await writer.put(f"{ALIASES}/Llama-3", json={"aliases": ["Meta-Llama-3", "LLaMA3"]}, headers=REQUESTOR)
+    assert put.status_code == 200, put.text
+    assert put.json() == {"canonical": "Llama-3", "aliases": ["Meta-Llama-3", "LLaMA3"]}
+    assert (await writer.get(f"{ALIASES}/Llama-3")).json() == {
+        "canonical": "Llama-3",
+        "aliases": ["LLaMA3", "Meta-Llama-3"],
+    }
+    parsed = (await writer.get(f"{TEXT}/parse_name", params={"name": "koboldcpp/Meta-Llama-3-8B-Instruct"})).json()
+    assert parsed["suggested_group"] == "Llama-3"  # through the alias
+    added = await writer.post(f"{ALIASES}/Llama-3/add", json={"alias": "L3"}, headers=REQUESTOR)
+    assert added.json()["aliases"] == ["L3", "LLaMA3", "Meta-Llama-3"]
+    again = await writer.post(f"{ALIASES}/Llama-3/add", json={"alias": "L3"}, headers=REQUESTOR)
+    assert again.json() == added.json()  # idempotent
+    slash = await writer.put(f"{ALIASES}/org/Group", json={"aliases": ["Other/Name"]}, headers=REQUESTOR)
+    assert slash.status_code == 200
+    assert (await writer.get(f"{ALIASES}/org/Group")).json()["aliases"] == ["Other/Name"]
+    for alias in ("L3", "LLaMA3", "Meta-Llama-3"):
+        removed = await writer.post(f"{ALIASES}/Llama-3/remove", json={"alias": alias}, headers=REQUESTOR)
+        assert removed.status_code == 200
+    assert removed.json() == {"canonical": "Llama-3", "aliases": []}
+    assert (await writer.get(f"{ALIASES}/Llama-3")).status_code == 404  # the last removal deleted the entry
+    assert (await writer.delete(f"{ALIASES}/org/Group", headers=REQUESTOR)).status_code == 204
+    assert (await writer.get(ALIASES)).json() == {"entries": []}
+
+
+async def test_alias_conflicts_are_409_and_change_nothing(writer: httpx.AsyncClient) -> None:
+    assert (await writer.put(f"{ALIASES}/A", json={"aliases": ["x", "y"]}, headers=REQUESTOR)).status_code == 200
+    cases = [
+        ("PUT", f"{ALIASES}/B", {"aliases": ["B"]}, "Canonical name 'B' cannot be its own alias"),
+        ("PUT", f"{ALIASES}/B", {"aliases": ["x"]}, "Alias 'x' is already registered under canonical group 'A'"),
+        ("POST", f"{ALIASES}/B/add", {"alias": "B"}, "Cannot alias 'B' to itself"),
+        ("POST", f"{ALIASES}/x/add", {"alias": "z"}, "'x' is an alias of 'A'; give the aliases to 'A' instead"),
+        ("POST", f"{ALIASES}/C/add", {"alias": "A"}, "'A' has aliases of its own; it cannot be an alias of 'C'"),
+    ]
+    for method, path, body, detail in cases:
+        answer = await writer.request(method, path, json=body, headers=REQUESTOR)
+        assert (answer.status_code, answer.json()["detail"]) == (409, detail), path
+    assert (await writer.get(ALIASES)).json() == {"entries": [{"canonical": "A", "aliases": ["x", "y"]}]}
+    not_there = await writer.post(f"{ALIASES}/A/remove", json={"alias": "q"}, headers=REQUESTOR)
+    assert (not_there.status_code, not_there.json()["detail"]) == (404, "Alias 'q' not found under canonical group 'A'")
+    assert (await writer.delete(f"{ALIASES}/nope", headers=REQUESTOR)).status_code == 404
+    assert (await writer.put(f"{ALIASES}/A", json={"aliases": ["x"]})).status_code == 401
+    assert (await writer.put(f"{ALIASES}/A", json={"aliases": ["x"]}, headers=STRANGER)).status_code == 401
+    for body in ({"aliases": [""]}, {"aliases": ["x" * 201]}, {"aliases": ["a\u0000b"]}, {"aliases": "x"}, {}):
+        assert (await writer.put(f"{ALIASES}/A", json=body, headers=REQUESTOR)).status_code == 422, body
+
+
+async def test_concurrent_claims_on_one_alias_leave_one_owner(writer: httpx.AsyncClient) -> None:
+    answers = await asyncio.gather(
+        *(writer.post(f"{ALIASES}/G{i}/add", json={"alias": "contested"}, headers=REQUESTOR) for i in range(8))
+    )
+    assert sorted(a.status_code for a in answers) == [200] + [409] * 7
+    entries = (await writer.get(ALIASES)).json()["entries"]
+    assert [e["aliases"] for e in entries] == [["contested"]]

@@ -35,6 +35,7 @@ def _as_before_0005(store: Store) -> None:
                 {"d": orjson.dumps(document).decode(), "i": row_id},
             )
         conn.execute(sa.text("DROP INDEX ix_pending_changes_name_folded"))  # added by 0006
+        conn.execute(sa.text("DROP TABLE text_group_aliases"))  # added by 0007
         conn.execute(sa.text("UPDATE alembic_version SET version_num = '0004'"))
 
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Container, Iterable, Mapping, Sequence
-from typing import Any, Final, Literal
+from typing import Annotated, Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from modelref.domain.groups import infer_name_format, size_sort_key
-from modelref.domain.inputs import shown
+from modelref.domain.inputs import NoNul, shown
 from modelref.domain.textnames import ExtraPartType, ParsedName, base_name, parse
 from modelref.domain.vocab import backend_of, strip_backend
 
@@ -508,3 +508,56 @@ def with_name_exception(document: Mapping[str, Any], reason: str | None) -> dict
     if reason is not None:
         changed["name_schema_exception"] = reason
     return changed
+
+
+GroupName = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=False), NoNul]
+"""A group name in an alias or family: at most 200 characters, no NUL."""
+
+
+class AliasEntry(BaseModel):
+    """X14: a canonical group and the names that mean it."""
+
+    canonical: str
+    aliases: list[str]
+
+
+class GroupAliasListResponse(BaseModel):
+    entries: list[AliasEntry]
+
+
+class SetAliasesRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    aliases: list[GroupName] = Field(max_length=1_000)
+
+
+class AliasRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    alias: GroupName
+
+
+def alias_conflicts(
+    canonical: str,
+    aliases: Sequence[str],
+    owners: Mapping[str, str],
+    canonical_owner: str | None,
+    canonicals: Container[str],
+) -> str | None:
+    """Why *canonical* may not take *aliases* (DATA.md §16.1), or None: an alias names one group in one step,
+    so no chain (and no cycle) can form. *owners*: the canonical group owning each alias that has one;
+    *canonical_owner*: the group *canonical* is itself an alias of; *canonicals*: groups that have aliases."""
+    if canonical in aliases:
+        return f"Canonical name '{shown(canonical)}' cannot be its own alias"
+    if canonical_owner is not None:
+        return (
+            f"'{shown(canonical)}' is an alias of '{shown(canonical_owner)}'; give the aliases to "
+            f"'{shown(canonical_owner)}' instead"
+        )
+    for alias in aliases:
+        owner = owners.get(alias)
+        if owner is not None and owner != canonical:
+            return f"Alias '{shown(alias)}' is already registered under canonical group '{shown(owner)}'"
+        if alias in canonicals:
+            return f"'{shown(alias)}' has aliases of its own; it cannot be an alias of '{shown(canonical)}'"
+    return None

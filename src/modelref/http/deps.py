@@ -26,6 +26,7 @@ from modelref.services.live import Live
 from modelref.services.proposals import Proposals
 from modelref.services.reads import Reads
 from modelref.services.review import Review
+from modelref.services.textmeta import Aliases
 from modelref.services.textutils import TextTools
 
 
@@ -42,6 +43,7 @@ class Services:
     breaker: CircuitBreaker
     live: Live
     text: TextTools
+    aliases: Aliases
     replica: Replica | None = None
     """The REPLICA's sources (None on a PRIMARY)."""
 

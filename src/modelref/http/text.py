@@ -13,6 +13,8 @@ from fastapi import Query
 
 from modelref.domain.textgroups import (
     MAX_NAME,
+    AliasEntry,
+    AliasRequest,
     BatchUpdateResponse,
     CommonFieldsUpdateRequest,
     ComposeNameRequest,
@@ -20,6 +22,7 @@ from modelref.domain.textgroups import (
     DetectFamiliesParams,
     DetectFamiliesResponse,
     DistinctBaselinesResponse,
+    GroupAliasListResponse,
     GroupHealthResponse,
     GroupListResponse,
     GroupMembersResponse,
@@ -28,6 +31,7 @@ from modelref.domain.textgroups import (
     NameExceptionRequest,
     NameExceptionResponse,
     ParsedNameResponse,
+    SetAliasesRequest,
 )
 from modelref.http.auth import RequestorDep
 from modelref.http.deps import ServicesDep, TextToolsDep
@@ -166,3 +170,57 @@ def name_exception(
 ) -> NameExceptionResponse:
     """Queue setting (a reason) or clearing (null) why a model's name does not follow its group's schema."""
     return services.proposals.name_exception(model_name, request, caller)
+
+
+# -- aliases (X13–X18): on a PRIMARY ------------------------------------------------------------------------
+
+
+@router.get("/aliases", operation_id="list_aliases_model_references_v2_text_generation_aliases_get")
+def list_aliases(services: ServicesDep) -> GroupAliasListResponse:
+    """Every canonical group with its aliases."""
+    return services.aliases.entries()
+
+
+@router.get(
+    "/aliases/{canonical:name}", operation_id="get_alias_model_references_v2_text_generation_aliases__canonical__get"
+)
+def get_alias(services: ServicesDep, canonical: str) -> AliasEntry:
+    """One canonical group's aliases; 404 when it has none."""
+    return services.aliases.entry(canonical)
+
+
+@writes.put(
+    "/aliases/{canonical:name}", operation_id="set_aliases_model_references_v2_text_generation_aliases__canonical__put"
+)
+def set_aliases(services: ServicesDep, caller: RequestorDep, canonical: str, request: SetAliasesRequest) -> AliasEntry:
+    """Replace a canonical group's aliases. 409 when it is among them, is itself an alias, or an alias
+    belongs to another group or has aliases of its own."""
+    return services.aliases.replace(canonical, request.aliases, caller)
+
+
+@writes.post(
+    "/aliases/{canonical:name}/add",
+    operation_id="add_alias_model_references_v2_text_generation_aliases__canonical__add_post",
+)
+def add_alias(services: ServicesDep, caller: RequestorDep, canonical: str, request: AliasRequest) -> AliasEntry:
+    """Add one alias (nothing changes when it is there already)."""
+    return services.aliases.add(canonical, request.alias, caller)
+
+
+@writes.post(
+    "/aliases/{canonical:name}/remove",
+    operation_id="remove_alias_model_references_v2_text_generation_aliases__canonical__remove_post",
+)
+def remove_alias(services: ServicesDep, caller: RequestorDep, canonical: str, request: AliasRequest) -> AliasEntry:
+    """Remove one alias; removing the last one deletes the entry."""
+    return services.aliases.remove(canonical, request.alias, caller)
+
+
+@writes.delete(
+    "/aliases/{canonical:name}",
+    operation_id="delete_aliases_model_references_v2_text_generation_aliases__canonical__delete",
+    status_code=204,
+)
+def delete_aliases(services: ServicesDep, caller: RequestorDep, canonical: str) -> None:
+    """Delete a canonical group's alias entry."""
+    services.aliases.delete(canonical, caller)

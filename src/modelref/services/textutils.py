@@ -33,6 +33,7 @@ from modelref.domain.textgroups import (
     no_group,
     parse_name,
 )
+from modelref.domain.textnames import base_name
 from modelref.errors import NotFound
 from modelref.services.memo import Recent
 from modelref.services.reads import Reads
@@ -43,8 +44,10 @@ T = TypeVar("T")
 class TextTools:
     """The reads of the text-generation toolkit, over the catalog's text snapshot."""
 
-    def __init__(self, reads: Reads[Any]) -> None:
+    def __init__(self, reads: Reads[Any], resolve: Callable[[str], str] = lambda name: name) -> None:
         self.reads = reads
+        self.resolve = resolve
+        """Maps a group name through the aliases (a REPLICA has none yet)."""
         self._made: Recent[tuple[Any, ...], Any] = Recent(64)
 
     def _answer(self, what: tuple[Any, ...], make: Callable[[Records], T]) -> T:
@@ -54,7 +57,8 @@ class TextTools:
         return made
 
     def parse_name(self, name: str) -> ParsedNameResponse:
-        return parse_name(name)
+        """X1: the suggested group resolved through the aliases."""
+        return parse_name(name, self.resolve(base_name(name)))
 
     def compose_name(self, request: ComposeNameRequest) -> ComposeNameResponse:
         snapshot = self.reads.snapshot(Category.TEXT_GENERATION)

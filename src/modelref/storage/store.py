@@ -20,6 +20,7 @@ from modelref.storage.audit import AuditLog
 from modelref.storage.database import Database
 from modelref.storage.queue import QueueTable
 from modelref.storage.records import RecordTable
+from modelref.storage.textmeta import AliasTable
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,10 +30,11 @@ class Tx:
     records: RecordTable
     queue: QueueTable
     audit: AuditLog
+    aliases: AliasTable
 
     @classmethod
     def on(cls, conn: Connection) -> Tx:
-        return cls(RecordTable(conn), QueueTable(conn), AuditLog(conn))
+        return cls(RecordTable(conn), QueueTable(conn), AuditLog(conn), AliasTable(conn))
 
 
 class Store:

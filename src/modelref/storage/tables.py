@@ -86,3 +86,12 @@ queue_counters = sa.Table(
     sa.Column("last_change_id", sa.Integer, nullable=False),
     sa.Column("last_batch_id", sa.Integer, nullable=False),
 )
+
+text_group_aliases = sa.Table(
+    "text_group_aliases",
+    metadata,
+    # An alias belongs to one canonical group (the primary key keeps it so, under concurrent writers too).
+    sa.Column("alias", sa.String(200), primary_key=True),
+    sa.Column("canonical", sa.String(200), nullable=False),
+    sa.Index("ix_text_group_aliases_canonical", "canonical", "alias"),
+)

@@ -1,0 +1,124 @@
+"""The text toolkit's structural metadata on a PRIMARY: group aliases (API.md X13–X18, DATA.md §16.1).
+
+Each change is one transaction with its audit event. Not on a REPLICA yet (503, G-STORE).
+"""
+
+from __future__ import annotations
+
+from modelref.domain.audit import EventSpec, Operation
+from modelref.domain.changes import User
+from modelref.domain.deployment import Deployment
+from modelref.domain.formats import Format
+from modelref.domain.inputs import shown
+from modelref.domain.textgroups import AliasEntry, GroupAliasListResponse, alias_conflicts
+from modelref.errors import AlreadyExists, NotFound, NotServed
+from modelref.services.auth import Caller
+from modelref.services.primary import OnPrimary
+from modelref.storage.store import Store, Tx
+
+AUDIT_CATEGORY = "text_group_aliases"
+NO_STORE = "Text group aliases are kept on the PRIMARY only (a REPLICA does not receive them yet)."
+
+
+class Aliases(OnPrimary):
+    """Group aliases: an alias names one canonical group; ``resolve`` maps a name through them."""
+
+    def __init__(self, store: Store | None, deployment: Deployment) -> None:
+        super().__init__(store)
+        self.deployment = deployment
+
+    def _held(self) -> Store:
+        if not self.deployment.writable:
+            raise NotServed(NO_STORE)
+        return self.store
+
+    def entries(self) -> GroupAliasListResponse:
+        with self._held().read() as tx:
+            found = tx.aliases.entries()
+        return GroupAliasListResponse(entries=[AliasEntry(canonical=c, aliases=a) for c, a in found.items()])
+
+    def entry(self, canonical: str) -> AliasEntry:
+        with self._held().read() as tx:
+            aliases = tx.aliases.of(canonical)
+        if not aliases:
+            raise NotFound(_no_entry(canonical))
+        return AliasEntry(canonical=canonical, aliases=aliases)
+
+    def resolve(self, name: str) -> str:
+        """The canonical group *name* is an alias of, else *name* (no store: *name*)."""
+        if self._store is None:
+            return name
+        with self._store.read() as tx:
+            return tx.aliases.owner(name) or name
+
+    def replace(self, canonical: str, aliases: list[str], caller: Caller) -> AliasEntry:
+        """X15: the canonical group's aliases become *aliases* (409 on a conflict)."""
+        store = self._writable()
+        user = caller.user()
+        with store.write() as tx:
+            self._check(tx, canonical, aliases)
+            before = tx.aliases.of(canonical)
+            tx.aliases.replace(canonical, aliases)
+            self._audit(tx, user, canonical, before, tx.aliases.of(canonical))
+        return AliasEntry(canonical=canonical, aliases=list(aliases))
+
+    def add(self, canonical: str, alias: str, caller: Caller) -> AliasEntry:
+        """X16: one more alias (idempotent); the entry is made when needed."""
+        store = self._writable()
+        user = caller.user()
+        if alias == canonical:
+            raise AlreadyExists(f"Cannot alias '{shown(canonical)}' to itself")
+        with store.write() as tx:
+            before = tx.aliases.of(canonical)
+            self._check(tx, canonical, [alias])
+            after = sorted({*before, alias})
+            if after != before:
+                tx.aliases.replace(canonical, after)
+                self._audit(tx, user, canonical, before, after)
+        return AliasEntry(canonical=canonical, aliases=after)
+
+    def remove(self, canonical: str, alias: str, caller: Caller) -> AliasEntry:
+        """X17: one alias less; the last one's removal deletes the entry."""
+        store = self._writable()
+        user = caller.user()
+        with store.write() as tx:
+            before = tx.aliases.of(canonical)
+            if alias not in before:
+                raise NotFound(f"Alias '{shown(alias)}' not found under canonical group '{shown(canonical)}'")
+            after = [a for a in before if a != alias]
+            tx.aliases.replace(canonical, after)
+            self._audit(tx, user, canonical, before, after)
+        return AliasEntry(canonical=canonical, aliases=after)
+
+    def delete(self, canonical: str, caller: Caller) -> None:
+        """X18: the whole entry."""
+        store = self._writable()
+        user = caller.user()
+        with store.write() as tx:
+            before = tx.aliases.of(canonical)
+            if not before:
+                raise NotFound(_no_entry(canonical))
+            tx.aliases.replace(canonical, [])
+            self._audit(tx, user, canonical, before, [])
+
+    def _writable(self) -> Store:
+        self.deployment.require_primary()  # a REPLICA answers before the key costs an AI-Horde call
+        return self.store
+
+    @staticmethod
+    def _check(tx: Tx, canonical: str, aliases: list[str]) -> None:
+        entries = tx.aliases.entries()
+        owners = tx.aliases.owners(aliases)
+        problem = alias_conflicts(canonical, aliases, owners, tx.aliases.owner(canonical), entries)
+        if problem is not None:
+            raise AlreadyExists(problem)
+
+    @staticmethod
+    def _audit(tx: Tx, user: User, canonical: str, before: list[str], after: list[str]) -> None:
+        operation = Operation.CREATE if not before else Operation.DELETE if not after else Operation.UPDATE
+        payload = {"before": {"aliases": before} if before else None, "after": {"aliases": after} if after else None}
+        tx.audit.append([EventSpec(Format.V2, AUDIT_CATEGORY, canonical, operation, user.user_id, payload)])
+
+
+def _no_entry(canonical: str) -> str:
+    return f"No alias entry for canonical group '{shown(canonical)}'"

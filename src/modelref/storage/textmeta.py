@@ -1,0 +1,46 @@
+"""The text toolkit's structural metadata: group aliases (DATA.md §16.1)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from modelref.storage.tables import text_group_aliases as _t
+
+
+class AliasTable:
+    """Aliases on one transaction's connection."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def entries(self) -> dict[str, list[str]]:
+        """Every canonical group with its aliases, both sorted."""
+        found: dict[str, list[str]] = {}
+        for alias, canonical in self.conn.execute(
+            sa.select(_t.c.alias, _t.c.canonical).order_by(_t.c.canonical, _t.c.alias)
+        ):
+            found.setdefault(canonical, []).append(alias)
+        return found
+
+    def of(self, canonical: str) -> list[str]:
+        rows = self.conn.execute(sa.select(_t.c.alias).where(_t.c.canonical == canonical).order_by(_t.c.alias))
+        return [alias for (alias,) in rows]
+
+    def owners(self, aliases: Sequence[str]) -> dict[str, str]:
+        """The canonical group owning each of *aliases* that has one."""
+        if not aliases:
+            return {}
+        rows = self.conn.execute(sa.select(_t.c.alias, _t.c.canonical).where(_t.c.alias.in_(list(aliases))))
+        return {str(row[0]): str(row[1]) for row in rows}
+
+    def owner(self, alias: str) -> str | None:
+        return self.owners([alias]).get(alias)
+
+    def replace(self, canonical: str, aliases: Sequence[str]) -> None:
+        """The canonical group's aliases become exactly *aliases* (none: the entry is gone)."""
+        self.conn.execute(_t.delete().where(_t.c.canonical == canonical))
+        if aliases:
+            self.conn.execute(_t.insert(), [{"alias": a, "canonical": canonical} for a in dict.fromkeys(aliases)])
