@@ -225,7 +225,8 @@ async def test_deletion_risk_paging_and_bad_input(live: httpx.AsyncClient) -> No
     bogus = await live.get(f"{STATS}/image_generation/deletion-risk", params={"preset": "bogus"})
     assert bogus.status_code == 400
     assert bogus.json()["detail"] == ("Invalid preset: Unknown preset: 'bogus'. Valid presets: " + ", ".join(PRESETS))
-    huge = await live.get(f"{STATS}/image_generation/deletion-risk", params={"preset": "x" * 5000})
+    assert (await live.get(f"{STATS}/image_generation/deletion-risk", params={"preset": "x" * 5000})).status_code == 422
+    huge = await live.get(f"{STATS}/image_generation/deletion-risk", params={"preset": "x" * 200})
     assert huge.status_code == 400
     assert len(huge.json()["detail"]) < 400
     other = await live.get(f"{STATS}/clip/deletion-risk")

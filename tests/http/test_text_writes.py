@@ -158,3 +158,60 @@ async def test_concurrent_claims_on_one_alias_leave_one_owner(writer: httpx.Asyn
     assert sorted(a.status_code for a in answers) == [200] + [409] * 7
     entries = (await writer.get(ALIASES)).json()["entries"]
     assert [e["aliases"] for e in entries] == [["contested"]]
+
+
+FAMILIES = f"{TEXT}/families"
+
+
+async def test_families_are_kept_and_shown_with_their_groups(writer: httpx.AsyncClient) -> None:
+    assert (await writer.get(FAMILIES)).json() == {"families": []}
+    put = await writer.put(f"{FAMILIES}/Marx family", json={"members": ["Marx", "Marx", "Other"]}, headers=REQUESTOR)
+    assert put.status_code == 200, put.text
+    assert put.json() == {"family_name": "Marx family", "members": ["Marx", "Other"]}
+    assert (await writer.get(f"{TEXT}/group/Marx")).json()["related_family"] == put.json()
+    summary = (await writer.get(f"{TEXT}/groups/summary")).json()
+    marx = next(g for g in summary["groups"] if g["group_name"] == "Marx")
+    assert marx["family_name"] == "Marx family"
+    assert summary["groups_with_families"] == 1  # "Other" is no group of the data
+    await writer.put(f"{ALIASES}/Marx", json={"aliases": ["Marxism"]}, headers=REQUESTOR)
+    summary = (await writer.get(f"{TEXT}/groups/summary")).json()
+    assert next(g for g in summary["groups"] if g["group_name"] == "Marx")["aliases"] == ["Marxism"]
+    assert summary["groups_with_aliases"] == 1
+    added = await writer.post(f"{FAMILIES}/Marx family/add", json={"group_name": "Third"}, headers=REQUESTOR)
+    assert added.json()["members"] == ["Marx", "Other", "Third"]
+    taken = await writer.put(f"{FAMILIES}/Rival", json={"members": ["Marx"]}, headers=REQUESTOR)
+    assert (taken.status_code, taken.json()["detail"]) == (
+        409,
+        "Group 'Marx' already belongs to family 'Marx family'. Remove it from that family first.",
+    )
+    empty = await writer.put(f"{FAMILIES}/Rival", json={"members": []}, headers=REQUESTOR)
+    assert (empty.status_code, empty.json()["detail"]) == (409, "A family must have at least one member group.")
+    absent = await writer.post(f"{FAMILIES}/Nope/add", json={"group_name": "x"}, headers=REQUESTOR)
+    assert (absent.status_code, absent.json()["detail"]) == (404, "Family 'Nope' does not exist.")
+    not_member = await writer.post(f"{FAMILIES}/Marx family/remove", json={"group_name": "x"}, headers=REQUESTOR)
+    assert (not_member.status_code, not_member.json()["detail"]) == (404, "Group 'x' not found in family 'Marx family'")
+    for group in ("Marx", "Other", "Third"):
+        removed = await writer.post(f"{FAMILIES}/Marx family/remove", json={"group_name": group}, headers=REQUESTOR)
+        assert removed.status_code == 200
+    assert removed.json() == {"family_name": "Marx family", "members": []}
+    assert (await writer.get(f"{FAMILIES}/Marx family")).status_code == 404  # emptied: deleted
+    assert (await writer.get(f"{TEXT}/group/Marx")).json()["related_family"] is None
+    assert (await writer.put(f"{FAMILIES}/F", json={"members": ["a/b"]}, headers=REQUESTOR)).status_code == 200
+    assert (await writer.get(f"{FAMILIES}/F")).json()["members"] == ["a/b"]
+    assert (await writer.delete(f"{FAMILIES}/F", headers=REQUESTOR)).status_code == 204
+    assert (await writer.delete(f"{FAMILIES}/F", headers=REQUESTOR)).status_code == 404
+    assert (await writer.put(f"{FAMILIES}/F", json={"members": ["a"]})).status_code == 401
+    detected = await writer.get(f"{FAMILIES}/detect")  # not taken for a family named "detect"
+    assert detected.status_code == 200
+    assert "suggestions" in detected.json()
+
+
+async def test_concurrent_edits_of_one_family(writer: httpx.AsyncClient) -> None:
+    await writer.put(f"{FAMILIES}/F", json={"members": ["base"]}, headers=REQUESTOR)
+    answers = await asyncio.gather(
+        *(writer.post(f"{FAMILIES}/F/add", json={"group_name": f"g{i}"}, headers=REQUESTOR) for i in range(8))
+    )
+    assert {a.status_code for a in answers} == {200}
+    assert (await writer.get(f"{FAMILIES}/F")).json()["members"] == ["base"] + [
+        f"g{i}" for i in range(8)
+    ]  # no lost update

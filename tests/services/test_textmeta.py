@@ -9,7 +9,7 @@ import pytest
 
 from modelref.domain.deployment import Deployment, ReplicateMode
 from modelref.errors import AlreadyExists, NotServed, NotWritable
-from modelref.services.textmeta import Aliases
+from modelref.services.textmeta import Aliases, Families
 from modelref.storage.store import Store
 from tests.factories import RefusingCaller, requestor
 from tests.support import audit_events, chain_problems
@@ -72,3 +72,19 @@ def test_a_replica_refuses_before_asking_who_calls() -> None:
     with pytest.raises(NotServed):
         aliases.entries()
     assert aliases.resolve("x") == "x"
+
+
+def test_concurrent_additions_to_one_family_lose_nothing(store: Store) -> None:
+    families = Families(store, Deployment())
+    families.replace("F", ["base"], requestor())
+    threads = [threading.Thread(target=families.add, args=("F", f"g{i}", requestor())) for i in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert families.family("F").members == ["base"] + [f"g{i}" for i in range(6)]
+    events = [e for e in audit_events(store) if e.category == "text_group_families"]
+    assert len(events) == 7
+    assert chain_problems(store) == []
+    with pytest.raises(AlreadyExists, match="already belongs to family 'F'"):
+        families.replace("G", ["g1"], requestor())

@@ -463,6 +463,6 @@ class DeletionRiskParams(BaseModel):
 
     group_text_models: bool = False
     include_backend_variations: bool = False
-    preset: str | None = Field(None, max_length=10_000)
+    preset: str | None = Field(None, max_length=200)
     limit: int | None = Field(None, ge=1, le=2**31 - 1)
     offset: int = Field(0, ge=0, le=2**31 - 1)

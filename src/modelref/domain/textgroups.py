@@ -429,9 +429,13 @@ def inferred_schema(group: str, records: Records) -> GroupNameSchemaResponse | N
     )
 
 
-def detect_families(records: Records, params: DetectFamiliesParams) -> DetectFamiliesResponse:
-    """X20 (DATA.md §9.8): group names (``base_name`` of every key) sharing a long enough ``-`` prefix."""
-    groups = sorted({base_name(key) for key, _ in records})
+def detect_families(
+    records: Records, params: DetectFamiliesParams, owners: Mapping[str, str] | None = None
+) -> DetectFamiliesResponse:
+    """X20 (DATA.md §9.8): group names (``base_name`` of every key, through the aliases *owners*) sharing a
+    long enough ``-`` prefix."""
+    owners = owners or {}
+    groups = sorted({owners.get(g, g) for key, _ in records if (g := base_name(key))})
     candidates: dict[str, list[str]] = {}
     for group in groups:
         parts = group.split("-")
@@ -561,3 +565,45 @@ def alias_conflicts(
         if alias in canonicals:
             return f"'{shown(alias)}' has aliases of its own; it cannot be an alias of '{shown(canonical)}'"
     return None
+
+
+class GroupFamilyListResponse(BaseModel):
+    families: list[Family]
+
+
+class SetFamilyRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    members: list[GroupName] = Field(max_length=1_000)
+
+
+class FamilyMemberRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    group_name: GroupName
+
+
+def with_structure(
+    summary: GroupsSummaryResponse, aliases: Mapping[str, list[str]], families: Mapping[str, list[str]]
+) -> GroupsSummaryResponse:
+    """X6 with the aliases and families: a group that is an alias names its canonical group (and has no
+    aliases of its own); either way it counts among the groups with aliases."""
+    owners = {alias: canonical for canonical, names in aliases.items() for alias in names}
+    family_of = {group: family for family, members in families.items() for group in members}
+    entries = [
+        entry.model_copy(
+            update={
+                "family_name": family_of.get(entry.group_name),
+                "alias_canonical": owners.get(entry.group_name),
+                "aliases": [] if entry.group_name in owners else list(aliases.get(entry.group_name, [])),
+            }
+        )
+        for entry in summary.groups
+    ]
+    return summary.model_copy(
+        update={
+            "groups": entries,
+            "groups_with_families": sum(1 for e in entries if e.family_name),
+            "groups_with_aliases": sum(1 for e in entries if e.alias_canonical or e.aliases),
+        }
+    )

@@ -37,7 +37,7 @@ from modelref.services.proposals import Proposals
 from modelref.services.reads import Reads
 from modelref.services.review import Review
 from modelref.services.startup import prepare_store
-from modelref.services.textmeta import Aliases
+from modelref.services.textmeta import Aliases, Families
 from modelref.services.textutils import TextTools
 from modelref.services.usage import LiveUsage
 from modelref.settings import Settings
@@ -108,6 +108,7 @@ def _start(settings: Settings, freeze: bool) -> Services:
     )
     reads = Reads(catalog, deployment)
     aliases = Aliases(store, deployment)
+    families = Families(store, deployment)
     queue = settings.pending_queue
     log.debug("catalog ready: %s", ", ".join(f"{c.value} {len(s.hits)}" for c, s in catalog.snapshots.items()))
     return Services(
@@ -121,8 +122,9 @@ def _start(settings: Settings, freeze: bool) -> Services:
         auth=Auth(horde, queue.requestor_ids, queue.approver_ids),
         breaker=breaker,
         live=Live(reads, usage, settings.deletion_risk),
-        text=TextTools(reads, aliases.resolve),
+        text=TextTools(reads, aliases, families),
         aliases=aliases,
+        families=families,
         replica=replica,
     )
 

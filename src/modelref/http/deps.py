@@ -26,7 +26,7 @@ from modelref.services.live import Live
 from modelref.services.proposals import Proposals
 from modelref.services.reads import Reads
 from modelref.services.review import Review
-from modelref.services.textmeta import Aliases
+from modelref.services.textmeta import Aliases, Families
 from modelref.services.textutils import TextTools
 
 
@@ -44,6 +44,7 @@ class Services:
     live: Live
     text: TextTools
     aliases: Aliases
+    families: Families
     replica: Replica | None = None
     """The REPLICA's sources (None on a PRIMARY)."""
 

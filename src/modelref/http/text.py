@@ -22,7 +22,10 @@ from modelref.domain.textgroups import (
     DetectFamiliesParams,
     DetectFamiliesResponse,
     DistinctBaselinesResponse,
+    Family,
+    FamilyMemberRequest,
     GroupAliasListResponse,
+    GroupFamilyListResponse,
     GroupHealthResponse,
     GroupListResponse,
     GroupMembersResponse,
@@ -32,6 +35,7 @@ from modelref.domain.textgroups import (
     NameExceptionResponse,
     ParsedNameResponse,
     SetAliasesRequest,
+    SetFamilyRequest,
 )
 from modelref.http.auth import RequestorDep
 from modelref.http.deps import ServicesDep, TextToolsDep
@@ -224,3 +228,62 @@ def remove_alias(services: ServicesDep, caller: RequestorDep, canonical: str, re
 def delete_aliases(services: ServicesDep, caller: RequestorDep, canonical: str) -> None:
     """Delete a canonical group's alias entry."""
     services.aliases.delete(canonical, caller)
+
+
+# -- families (X19, X21–X25): on a PRIMARY -------------------------------------------------------------------
+
+
+@router.get("/families", operation_id="list_families_model_references_v2_text_generation_families_get")
+def list_families(services: ServicesDep) -> GroupFamilyListResponse:
+    """Every family with its member groups."""
+    return services.families.families()
+
+
+@router.get(
+    "/families/{family_name:name}",
+    operation_id="get_family_model_references_v2_text_generation_families__family_name__get",
+)
+def get_family(services: ServicesDep, family_name: str) -> Family:
+    """One family; 404 when there is none of that name."""
+    return services.families.family(family_name)
+
+
+@writes.put(
+    "/families/{family_name:name}",
+    operation_id="set_family_model_references_v2_text_generation_families__family_name__put",
+)
+def set_family(services: ServicesDep, caller: RequestorDep, family_name: str, request: SetFamilyRequest) -> Family:
+    """Create or replace a family. 409 when it would be empty, or a group belongs to another family."""
+    return services.families.replace(family_name, request.members, caller)
+
+
+@writes.post(
+    "/families/{family_name:name}/add",
+    operation_id="add_family_member_model_references_v2_text_generation_families__family_name__add_post",
+)
+def add_family_member(
+    services: ServicesDep, caller: RequestorDep, family_name: str, request: FamilyMemberRequest
+) -> Family:
+    """Add a group to an existing family (404 when the family does not exist; 409 when the group is in another)."""
+    return services.families.add(family_name, request.group_name, caller)
+
+
+@writes.post(
+    "/families/{family_name:name}/remove",
+    operation_id="remove_family_member_model_references_v2_text_generation_families__family_name__remove_post",
+)
+def remove_family_member(
+    services: ServicesDep, caller: RequestorDep, family_name: str, request: FamilyMemberRequest
+) -> Family:
+    """Remove a group from a family; a family left empty is deleted."""
+    return services.families.remove(family_name, request.group_name, caller)
+
+
+@writes.delete(
+    "/families/{family_name:name}",
+    operation_id="delete_family_model_references_v2_text_generation_families__family_name__delete",
+    status_code=204,
+)
+def delete_family(services: ServicesDep, caller: RequestorDep, family_name: str) -> None:
+    """Delete a family."""
+    services.families.delete(family_name, caller)

@@ -1,4 +1,5 @@
-"""The text toolkit's structural metadata on a PRIMARY: group aliases (API.md X13–X18, DATA.md §16.1).
+"""The text toolkit's structural metadata on a PRIMARY: group aliases and families (API.md X13–X25, DATA.md
+§16.1, §16.2).
 
 Each change is one transaction with its audit event. Not on a REPLICA yet (503, G-STORE).
 """
@@ -10,7 +11,13 @@ from modelref.domain.changes import User
 from modelref.domain.deployment import Deployment
 from modelref.domain.formats import Format
 from modelref.domain.inputs import shown
-from modelref.domain.textgroups import AliasEntry, GroupAliasListResponse, alias_conflicts
+from modelref.domain.textgroups import (
+    AliasEntry,
+    Family,
+    GroupAliasListResponse,
+    GroupFamilyListResponse,
+    alias_conflicts,
+)
 from modelref.errors import AlreadyExists, NotFound, NotServed
 from modelref.services.auth import Caller
 from modelref.services.primary import OnPrimary
@@ -43,6 +50,13 @@ class Aliases(OnPrimary):
         if not aliases:
             raise NotFound(_no_entry(canonical))
         return AliasEntry(canonical=canonical, aliases=aliases)
+
+    def held(self) -> dict[str, list[str]]:
+        """Every canonical group with its aliases; nothing on a REPLICA (it does not receive them yet)."""
+        if self._store is None:
+            return {}
+        with self._store.read() as tx:
+            return tx.aliases.entries()
 
     def resolve(self, name: str) -> str:
         """The canonical group *name* is an alias of, else *name* (no store: *name*)."""
@@ -115,10 +129,129 @@ class Aliases(OnPrimary):
 
     @staticmethod
     def _audit(tx: Tx, user: User, canonical: str, before: list[str], after: list[str]) -> None:
-        operation = Operation.CREATE if not before else Operation.DELETE if not after else Operation.UPDATE
-        payload = {"before": {"aliases": before} if before else None, "after": {"aliases": after} if after else None}
-        tx.audit.append([EventSpec(Format.V2, AUDIT_CATEGORY, canonical, operation, user.user_id, payload)])
+        _audit(tx, user, AUDIT_CATEGORY, canonical, "aliases", before, after)
 
 
 def _no_entry(canonical: str) -> str:
     return f"No alias entry for canonical group '{shown(canonical)}'"
+
+
+FAMILY_AUDIT_CATEGORY = "text_group_families"
+
+
+class Families(OnPrimary):
+    """Families of groups: informational; a group belongs to at most one (DATA.md §16.2)."""
+
+    def __init__(self, store: Store | None, deployment: Deployment) -> None:
+        super().__init__(store)
+        self.deployment = deployment
+
+    def _held(self) -> Store:
+        if not self.deployment.writable:
+            raise NotServed(NO_FAMILY_STORE)
+        return self.store
+
+    def families(self) -> GroupFamilyListResponse:
+        with self._held().read() as tx:
+            found = tx.families.families()
+        return GroupFamilyListResponse(families=[Family(family_name=f, members=m) for f, m in found.items()])
+
+    def family(self, name: str) -> Family:
+        with self._held().read() as tx:
+            members = tx.families.members(name)
+        if not members:
+            raise NotFound(_no_family(name))
+        return Family(family_name=name, members=members)
+
+    def held(self) -> dict[str, list[str]]:
+        """Every family with its members; nothing on a REPLICA (it does not receive them yet)."""
+        if self._store is None:
+            return {}
+        with self._store.read() as tx:
+            return tx.families.families()
+
+    def related(self, group: str) -> Family | None:
+        """The family *group* belongs to, if any."""
+        if self._store is None:
+            return None
+        with self._store.read() as tx:
+            family = tx.families.families_of([group]).get(group)
+            return None if family is None else Family(family_name=family, members=tx.families.members(family))
+
+    def replace(self, name: str, members: list[str], caller: Caller) -> Family:
+        """X22: create or replace a family (409 when empty, or a member belongs to another family)."""
+        store = self._writable()
+        user = caller.user()
+        if not members:
+            raise AlreadyExists("A family must have at least one member group.")
+        wanted = sorted(set(members))
+        with store.write() as tx:
+            for group, other in tx.families.families_of(wanted).items():
+                if other != name:
+                    raise AlreadyExists(
+                        f"Group '{shown(group)}' already belongs to family '{shown(other)}'. "
+                        "Remove it from that family first."
+                    )
+            before = tx.families.members(name)
+            tx.families.replace(name, wanted)
+            _audit(tx, user, FAMILY_AUDIT_CATEGORY, name, "members", before, wanted)
+        return Family(family_name=name, members=wanted)
+
+    def add(self, name: str, group: str, caller: Caller) -> Family:
+        """X23: one more member of an existing family."""
+        store = self._writable()
+        user = caller.user()
+        with store.write() as tx:
+            before = tx.families.members(name)
+            if not before:
+                raise NotFound(f"Family '{shown(name)}' does not exist.")
+            other = tx.families.families_of([group]).get(group)
+            if other is not None and other != name:
+                raise AlreadyExists(f"Group '{shown(group)}' already belongs to family '{shown(other)}'.")
+            after = sorted({*before, group})
+            if after != before:
+                tx.families.replace(name, after)
+                _audit(tx, user, FAMILY_AUDIT_CATEGORY, name, "members", before, after)
+        return Family(family_name=name, members=after)
+
+    def remove(self, name: str, group: str, caller: Caller) -> Family:
+        """X24: one member less; a family emptied so is deleted."""
+        store = self._writable()
+        user = caller.user()
+        with store.write() as tx:
+            before = tx.families.members(name)
+            if group not in before:
+                raise NotFound(f"Group '{shown(group)}' not found in family '{shown(name)}'")
+            after = [g for g in before if g != group]
+            tx.families.replace(name, after)
+            _audit(tx, user, FAMILY_AUDIT_CATEGORY, name, "members", before, after)
+        return Family(family_name=name, members=after)
+
+    def delete(self, name: str, caller: Caller) -> None:
+        """X25."""
+        store = self._writable()
+        user = caller.user()
+        with store.write() as tx:
+            before = tx.families.members(name)
+            if not before:
+                raise NotFound(_no_family(name))
+            tx.families.replace(name, [])
+            _audit(tx, user, FAMILY_AUDIT_CATEGORY, name, "members", before, [])
+
+    def _writable(self) -> Store:
+        self.deployment.require_primary()  # a REPLICA answers before the key costs an AI-Horde call
+        return self.store
+
+
+NO_FAMILY_STORE = "Text group families are kept on the PRIMARY only (a REPLICA does not receive them yet)."
+
+
+def _no_family(name: str) -> str:
+    return f"Family '{shown(name)}' not found"
+
+
+def _audit(tx: Tx, user: User, category: str, name: str, field: str, before: list[str], after: list[str]) -> None:
+    """One audit event for a change of a structural entry (its list *field* before and after)."""
+    operation = Operation.CREATE if not before else Operation.DELETE if not after else Operation.UPDATE
+    payload = {"before": {field: before} if before else None, "after": {field: after} if after else None}
+    tx.audit.append([EventSpec(Format.V2, category, name, operation, user.user_id, payload)])

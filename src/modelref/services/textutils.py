@@ -32,11 +32,13 @@ from modelref.domain.textgroups import (
     inferred_schema,
     no_group,
     parse_name,
+    with_structure,
 )
 from modelref.domain.textnames import base_name
 from modelref.errors import NotFound
 from modelref.services.memo import Recent
 from modelref.services.reads import Reads
+from modelref.services.textmeta import Aliases, Families
 
 T = TypeVar("T")
 
@@ -44,10 +46,10 @@ T = TypeVar("T")
 class TextTools:
     """The reads of the text-generation toolkit, over the catalog's text snapshot."""
 
-    def __init__(self, reads: Reads[Any], resolve: Callable[[str], str] = lambda name: name) -> None:
+    def __init__(self, reads: Reads[Any], aliases: Aliases, families: Families) -> None:
         self.reads = reads
-        self.resolve = resolve
-        """Maps a group name through the aliases (a REPLICA has none yet)."""
+        self.aliases = aliases
+        self.families = families
         self._made: Recent[tuple[Any, ...], Any] = Recent(64)
 
     def _answer(self, what: tuple[Any, ...], make: Callable[[Records], T]) -> T:
@@ -58,7 +60,7 @@ class TextTools:
 
     def parse_name(self, name: str) -> ParsedNameResponse:
         """X1: the suggested group resolved through the aliases."""
-        return parse_name(name, self.resolve(base_name(name)))
+        return parse_name(name, self.aliases.resolve(base_name(name)))
 
     def compose_name(self, request: ComposeNameRequest) -> ComposeNameResponse:
         snapshot = self.reads.snapshot(Category.TEXT_GENERATION)
@@ -71,13 +73,17 @@ class TextTools:
         return self._answer(("groups",), group_names)
 
     def group(self, name: str) -> GroupMembersResponse:
+        """X5, with the family the group belongs to."""
         found = self._answer(("group", name), lambda records: group_members(name, records))
         if found is None:
             raise NotFound(no_group(name))
-        return found
+        family = self.families.related(name)
+        return found if family is None else found.model_copy(update={"related_family": family})
 
     def summary(self) -> GroupsSummaryResponse:
-        return self._answer(("summary",), groups_summary)
+        """X6, with the aliases and families held now."""
+        made = self._answer(("summary",), groups_summary)
+        return with_structure(made, self.aliases.held(), self.families.held())
 
     def health(self) -> GroupHealthResponse:
         return self._answer(("health",), groups_health)
@@ -89,5 +95,7 @@ class TextTools:
         return found
 
     def detect_families(self, params: DetectFamiliesParams) -> DetectFamiliesResponse:
-        key = ("families", params.min_prefix_length, params.min_family_size)
-        return self._answer(key, lambda records: detect_families(records, params))
+        """X20: group names resolved through the aliases held now."""
+        owners = {alias: canonical for canonical, aliases in self.aliases.held().items() for alias in aliases}
+        key = ("families", params.min_prefix_length, params.min_family_size, tuple(sorted(owners.items())))
+        return self._answer(key, lambda records: detect_families(records, params, owners))

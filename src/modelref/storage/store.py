@@ -20,7 +20,7 @@ from modelref.storage.audit import AuditLog
 from modelref.storage.database import Database
 from modelref.storage.queue import QueueTable
 from modelref.storage.records import RecordTable
-from modelref.storage.textmeta import AliasTable
+from modelref.storage.textmeta import AliasTable, FamilyTable
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,10 +31,11 @@ class Tx:
     queue: QueueTable
     audit: AuditLog
     aliases: AliasTable
+    families: FamilyTable
 
     @classmethod
     def on(cls, conn: Connection) -> Tx:
-        return cls(RecordTable(conn), QueueTable(conn), AuditLog(conn), AliasTable(conn))
+        return cls(RecordTable(conn), QueueTable(conn), AuditLog(conn), AliasTable(conn), FamilyTable(conn))
 
 
 class Store:

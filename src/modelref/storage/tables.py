@@ -95,3 +95,12 @@ text_group_aliases = sa.Table(
     sa.Column("canonical", sa.String(200), nullable=False),
     sa.Index("ix_text_group_aliases_canonical", "canonical", "alias"),
 )
+
+text_group_families = sa.Table(
+    "text_group_families",
+    metadata,
+    # A group belongs to at most one family (the primary key keeps it so).
+    sa.Column("group_name", sa.String(200), primary_key=True),
+    sa.Column("family_name", sa.String(200), nullable=False),
+    sa.Index("ix_text_group_families_family", "family_name", "group_name"),
+)

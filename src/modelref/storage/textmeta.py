@@ -1,4 +1,4 @@
-"""The text toolkit's structural metadata: group aliases (DATA.md §16.1)."""
+"""The text toolkit's structural metadata: group aliases and families (DATA.md §16.1, §16.2)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from modelref.storage.tables import text_group_aliases as _t
+from modelref.storage.tables import text_group_families as _f
 
 
 class AliasTable:
@@ -44,3 +45,35 @@ class AliasTable:
         self.conn.execute(_t.delete().where(_t.c.canonical == canonical))
         if aliases:
             self.conn.execute(_t.insert(), [{"alias": a, "canonical": canonical} for a in dict.fromkeys(aliases)])
+
+
+class FamilyTable:
+    """Families on one transaction's connection."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def families(self) -> dict[str, list[str]]:
+        """Every family with its member groups, both sorted."""
+        found: dict[str, list[str]] = {}
+        query = sa.select(_f.c.group_name, _f.c.family_name).order_by(_f.c.family_name, _f.c.group_name)
+        for row in self.conn.execute(query):
+            found.setdefault(str(row[1]), []).append(str(row[0]))
+        return found
+
+    def members(self, family: str) -> list[str]:
+        query = sa.select(_f.c.group_name).where(_f.c.family_name == family).order_by(_f.c.group_name)
+        return [str(row[0]) for row in self.conn.execute(query)]
+
+    def families_of(self, groups: Sequence[str]) -> dict[str, str]:
+        """The family of each of *groups* that has one."""
+        if not groups:
+            return {}
+        query = sa.select(_f.c.group_name, _f.c.family_name).where(_f.c.group_name.in_(list(groups)))
+        return {str(row[0]): str(row[1]) for row in self.conn.execute(query)}
+
+    def replace(self, family: str, members: Sequence[str]) -> None:
+        """The family's members become exactly *members* (none: the family is gone)."""
+        self.conn.execute(_f.delete().where(_f.c.family_name == family))
+        if members:
+            self.conn.execute(_f.insert(), [{"group_name": g, "family_name": family} for g in dict.fromkeys(members)])
