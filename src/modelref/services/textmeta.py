@@ -27,8 +27,11 @@ AUDIT_CATEGORY = "text_group_aliases"
 NO_STORE = "Text group aliases are kept on the PRIMARY only (a REPLICA does not receive them yet)."
 
 
-class Aliases(OnPrimary):
-    """Group aliases: an alias names one canonical group; ``resolve`` maps a name through them."""
+class _Structure(OnPrimary):
+    """Structural metadata in the PRIMARY's database: read there (503 on a REPLICA, which does not receive it
+    yet), changed there (the REPLICA guard answers before the key is resolved)."""
+
+    not_held = NO_STORE
 
     def __init__(self, store: Store | None, deployment: Deployment) -> None:
         super().__init__(store)
@@ -36,8 +39,16 @@ class Aliases(OnPrimary):
 
     def _held(self) -> Store:
         if not self.deployment.writable:
-            raise NotServed(NO_STORE)
+            raise NotServed(self.not_held)
         return self.store
+
+    def _writable(self) -> Store:
+        self.deployment.require_primary()  # a REPLICA answers before the key costs an AI-Horde call
+        return self.store
+
+
+class Aliases(_Structure):
+    """Group aliases: an alias names one canonical group; ``resolve`` maps a name through them."""
 
     def entries(self) -> GroupAliasListResponse:
         with self._held().read() as tx:
@@ -115,10 +126,6 @@ class Aliases(OnPrimary):
             tx.aliases.replace(canonical, [])
             self._audit(tx, user, canonical, before, [])
 
-    def _writable(self) -> Store:
-        self.deployment.require_primary()  # a REPLICA answers before the key costs an AI-Horde call
-        return self.store
-
     @staticmethod
     def _check(tx: Tx, canonical: str, aliases: list[str]) -> None:
         entries = tx.aliases.entries()
@@ -139,17 +146,10 @@ def _no_entry(canonical: str) -> str:
 FAMILY_AUDIT_CATEGORY = "text_group_families"
 
 
-class Families(OnPrimary):
+class Families(_Structure):
     """Families of groups: informational; a group belongs to at most one (DATA.md §16.2)."""
 
-    def __init__(self, store: Store | None, deployment: Deployment) -> None:
-        super().__init__(store)
-        self.deployment = deployment
-
-    def _held(self) -> Store:
-        if not self.deployment.writable:
-            raise NotServed(NO_FAMILY_STORE)
-        return self.store
+    not_held = "Text group families are kept on the PRIMARY only (a REPLICA does not receive them yet)."
 
     def families(self) -> GroupFamilyListResponse:
         with self._held().read() as tx:
@@ -237,13 +237,6 @@ class Families(OnPrimary):
                 raise NotFound(_no_family(name))
             tx.families.replace(name, [])
             _audit(tx, user, FAMILY_AUDIT_CATEGORY, name, "members", before, [])
-
-    def _writable(self) -> Store:
-        self.deployment.require_primary()  # a REPLICA answers before the key costs an AI-Horde call
-        return self.store
-
-
-NO_FAMILY_STORE = "Text group families are kept on the PRIMARY only (a REPLICA does not receive them yet)."
 
 
 def _no_family(name: str) -> str:
