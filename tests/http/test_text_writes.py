@@ -215,3 +215,12 @@ async def test_concurrent_edits_of_one_family(writer: httpx.AsyncClient) -> None
     assert (await writer.get(f"{FAMILIES}/F")).json()["members"] == ["base"] + [
         f"g{i}" for i in range(8)
     ]  # no lost update
+
+
+async def test_names_no_database_can_hold_are_refused(writer: httpx.AsyncClient) -> None:
+    for path in (f"{ALIASES}/{'x' * 201}", f"{ALIASES}/a%00b", f"{FAMILIES}/{'x' * 201}", f"{FAMILIES}/a%00b"):
+        answer = await writer.put(path, json={"aliases": ["y"], "members": ["y"]}, headers=REQUESTOR)
+        assert answer.status_code == 422, path
+    nul = await writer.put(f"{TEXT}/a%00b/name_exception", json={"reason": "x"}, headers=REQUESTOR)
+    assert nul.status_code == 422, nul.text
+    assert (await writer.get(ALIASES)).json() == {"entries": []}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Query
+from fastapi import Path, Query
 
 from modelref.domain.textgroups import (
     MAX_NAME,
@@ -54,6 +54,11 @@ TEXT = _plain_400(errors(400, 404, 422, 503))
 
 router = api_router("/model_references/v2/text_generation", ["v2", "text_utils"], responses=TEXT)
 """Operation ids as the existing service's (its defaults); the path forms are modelref's."""
+GroupPath = Annotated[
+    str,
+    Path(min_length=1, max_length=200, pattern=r"^[^\x00]*$", description="A group or family name (may contain '/')."),
+]
+"""A group or family name an alias or family entry is kept under: at most 200 characters, no NUL."""
 Name = Annotated[str, Query(min_length=1, max_length=MAX_NAME, description="A model or group name (may contain '/').")]
 
 
@@ -188,7 +193,7 @@ def list_aliases(services: ServicesDep) -> GroupAliasListResponse:
 @router.get(
     "/aliases/{canonical:name}", operation_id="get_alias_model_references_v2_text_generation_aliases__canonical__get"
 )
-def get_alias(services: ServicesDep, canonical: str) -> AliasEntry:
+def get_alias(services: ServicesDep, canonical: GroupPath) -> AliasEntry:
     """One canonical group's aliases; 404 when it has none."""
     return services.aliases.entry(canonical)
 
@@ -196,7 +201,9 @@ def get_alias(services: ServicesDep, canonical: str) -> AliasEntry:
 @writes.put(
     "/aliases/{canonical:name}", operation_id="set_aliases_model_references_v2_text_generation_aliases__canonical__put"
 )
-def set_aliases(services: ServicesDep, caller: RequestorDep, canonical: str, request: SetAliasesRequest) -> AliasEntry:
+def set_aliases(
+    services: ServicesDep, caller: RequestorDep, canonical: GroupPath, request: SetAliasesRequest
+) -> AliasEntry:
     """Replace a canonical group's aliases. 409 when it is among them, is itself an alias, or an alias
     belongs to another group or has aliases of its own."""
     return services.aliases.replace(canonical, request.aliases, caller)
@@ -206,7 +213,7 @@ def set_aliases(services: ServicesDep, caller: RequestorDep, canonical: str, req
     "/aliases/{canonical:name}/add",
     operation_id="add_alias_model_references_v2_text_generation_aliases__canonical__add_post",
 )
-def add_alias(services: ServicesDep, caller: RequestorDep, canonical: str, request: AliasRequest) -> AliasEntry:
+def add_alias(services: ServicesDep, caller: RequestorDep, canonical: GroupPath, request: AliasRequest) -> AliasEntry:
     """Add one alias (nothing changes when it is there already)."""
     return services.aliases.add(canonical, request.alias, caller)
 
@@ -215,7 +222,9 @@ def add_alias(services: ServicesDep, caller: RequestorDep, canonical: str, reque
     "/aliases/{canonical:name}/remove",
     operation_id="remove_alias_model_references_v2_text_generation_aliases__canonical__remove_post",
 )
-def remove_alias(services: ServicesDep, caller: RequestorDep, canonical: str, request: AliasRequest) -> AliasEntry:
+def remove_alias(
+    services: ServicesDep, caller: RequestorDep, canonical: GroupPath, request: AliasRequest
+) -> AliasEntry:
     """Remove one alias; removing the last one deletes the entry."""
     return services.aliases.remove(canonical, request.alias, caller)
 
@@ -225,7 +234,7 @@ def remove_alias(services: ServicesDep, caller: RequestorDep, canonical: str, re
     operation_id="delete_aliases_model_references_v2_text_generation_aliases__canonical__delete",
     status_code=204,
 )
-def delete_aliases(services: ServicesDep, caller: RequestorDep, canonical: str) -> None:
+def delete_aliases(services: ServicesDep, caller: RequestorDep, canonical: GroupPath) -> None:
     """Delete a canonical group's alias entry."""
     services.aliases.delete(canonical, caller)
 
@@ -243,7 +252,7 @@ def list_families(services: ServicesDep) -> GroupFamilyListResponse:
     "/families/{family_name:name}",
     operation_id="get_family_model_references_v2_text_generation_families__family_name__get",
 )
-def get_family(services: ServicesDep, family_name: str) -> Family:
+def get_family(services: ServicesDep, family_name: GroupPath) -> Family:
     """One family; 404 when there is none of that name."""
     return services.families.family(family_name)
 
@@ -252,7 +261,9 @@ def get_family(services: ServicesDep, family_name: str) -> Family:
     "/families/{family_name:name}",
     operation_id="set_family_model_references_v2_text_generation_families__family_name__put",
 )
-def set_family(services: ServicesDep, caller: RequestorDep, family_name: str, request: SetFamilyRequest) -> Family:
+def set_family(
+    services: ServicesDep, caller: RequestorDep, family_name: GroupPath, request: SetFamilyRequest
+) -> Family:
     """Create or replace a family. 409 when it would be empty, or a group belongs to another family."""
     return services.families.replace(family_name, request.members, caller)
 
@@ -262,7 +273,7 @@ def set_family(services: ServicesDep, caller: RequestorDep, family_name: str, re
     operation_id="add_family_member_model_references_v2_text_generation_families__family_name__add_post",
 )
 def add_family_member(
-    services: ServicesDep, caller: RequestorDep, family_name: str, request: FamilyMemberRequest
+    services: ServicesDep, caller: RequestorDep, family_name: GroupPath, request: FamilyMemberRequest
 ) -> Family:
     """Add a group to an existing family (404 when the family does not exist; 409 when the group is in another)."""
     return services.families.add(family_name, request.group_name, caller)
@@ -273,7 +284,7 @@ def add_family_member(
     operation_id="remove_family_member_model_references_v2_text_generation_families__family_name__remove_post",
 )
 def remove_family_member(
-    services: ServicesDep, caller: RequestorDep, family_name: str, request: FamilyMemberRequest
+    services: ServicesDep, caller: RequestorDep, family_name: GroupPath, request: FamilyMemberRequest
 ) -> Family:
     """Remove a group from a family; a family left empty is deleted."""
     return services.families.remove(family_name, request.group_name, caller)
@@ -284,6 +295,6 @@ def remove_family_member(
     operation_id="delete_family_model_references_v2_text_generation_families__family_name__delete",
     status_code=204,
 )
-def delete_family(services: ServicesDep, caller: RequestorDep, family_name: str) -> None:
+def delete_family(services: ServicesDep, caller: RequestorDep, family_name: GroupPath) -> None:
     """Delete a family."""
     services.families.delete(family_name, caller)

@@ -160,6 +160,7 @@ class Proposals(OnPrimary):
         self.deployment.require_primary()
         user = caller.user()
         self.deployment.require_writes(Format.V2, Category.TEXT_GENERATION)
+        check_name(name)
         stored = self._current(Category.TEXT_GENERATION, name)
         if stored is None:
             raise NotFound(f"Model '{shown(name)}' not found in text_generation category")
