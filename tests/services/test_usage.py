@@ -94,7 +94,8 @@ async def test_refreshed_after_the_cache_period_and_served_meanwhile(
     clock.now += 59
     cached = await usage.get(HordeKind.IMAGE)
     assert cached is not None
-    assert (cached.tag, cached.age) == (first.tag, 59)
+    assert cached.tag == first.tag
+    assert usage.status()[HordeKind.IMAGE].age_seconds == 59
     assert horde.calls_by_path[STATUS] == 1
     horde.usage["image"].stats["month"]["Deliberate"] = 51
     clock.now += 2
@@ -119,7 +120,6 @@ async def test_the_last_good_answer_is_served_and_reported_when_the_ai_horde_fai
     await settled(usage)
     assert again is not None
     assert again.tag == good.tag
-    assert again.age == 300
     report = usage.status()[HordeKind.IMAGE]
     assert report.stale
     assert report.age_seconds == 300

@@ -62,14 +62,6 @@ class DeletionRiskFlags(BaseModel):
     missing_baseline: bool = False
     low_usage: bool = False
 
-    @property
-    def count(self) -> int:
-        return sum(getattr(self, f) for f in _FLAGS)
-
-    @property
-    def host_warning(self) -> bool:
-        return self.has_multiple_hosts or self.has_non_preferred_host or self.has_unknown_host or self.no_download_urls
-
 
 _FLAGS: Final = tuple(DeletionRiskFlags.model_fields)
 
@@ -298,7 +290,7 @@ _PRESETS: Final[Mapping[RiskPreset, Callable[[ModelDeletionRiskInfo], bool]]] = 
     RiskPreset.MISSING_DATA: lambda m: (
         m.deletion_risk_flags.missing_description or m.deletion_risk_flags.missing_baseline
     ),
-    RiskPreset.HOST_ISSUES: lambda m: m.deletion_risk_flags.host_warning,
+    RiskPreset.HOST_ISSUES: lambda m: m.has_warning,
     RiskPreset.CRITICAL: lambda m: m.is_critical,
     RiskPreset.LOW_USAGE: lambda m: m.deletion_risk_flags.low_usage,
 }

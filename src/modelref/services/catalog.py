@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import orjson
 from pydantic import ValidationError
@@ -70,6 +70,10 @@ class Snapshot(Generic[B]):
     _statistics: dict[bool, CategoryStatistics] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
+    def documents(self) -> list[tuple[str, Mapping[str, Any]]]:
+        """Every record as ``(key, stored document)``, in the category's order: what the domain's analyses read."""
+        return [(hit.key, hit.document) for hit in self.hits]
+
     @property
     def last_updated(self) -> float | None:
         return self.state.last_updated if self.state else None
@@ -94,7 +98,7 @@ class Snapshot(Generic[B]):
         with self._lock:
             found = self._statistics.get(grouped)
             if found is None:
-                items = [(hit.key, hit.document) for hit in self.hits]
+                items = self.documents()
                 documents = group_text_documents(items) if grouped else [d for _, d in items]
                 # stamped with the data's time when known: every process holding this version gives the same bytes
                 stamp = self.last_updated if self.last_updated is not None else time.time()

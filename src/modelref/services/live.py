@@ -125,8 +125,8 @@ class Live:
 
     def _popular(self, snapshot: Snapshot[Any], live: LiveData, params: PopularParams) -> Job:
         def make() -> Answer:
-            models = [(h.key, h.document) for h in snapshot.hits]
-            ranked = popular(models, self._index(live), params.sort_by, params.limit, workers=params.include_workers)
+            index = self._index(live)
+            ranked = popular(snapshot.documents(), index, params.sort_by, params.limit, workers=params.include_workers)
             return _answer(orjson.dumps([r.model_dump(mode="json", exclude_none=True) for r in ranked]))
 
         key = ("popular", snapshot.category, snapshot.fingerprint, live.tag, *params.model_dump().values())
@@ -134,8 +134,7 @@ class Live:
 
     def _with_stats(self, snapshot: Snapshot[Any], live: LiveData, params: WithStatsParams) -> Job:
         def make() -> Answer:
-            models = [(h.key, h.document) for h in snapshot.hits]
-            return _answer(_WITH_STATS.dump_json(with_stats(models, self._index(live), params)))
+            return _answer(_WITH_STATS.dump_json(with_stats(snapshot.documents(), self._index(live), params)))
 
         key = ("with-stats", snapshot.category, snapshot.fingerprint, live.tag, *params.model_dump().values())
         return key, make
@@ -150,8 +149,7 @@ class Live:
         view = (category, snapshot.fingerprint, live.tag)
 
         def assess() -> RiskAnalysis:
-            models = [(h.key, h.document) for h in snapshot.hits]
-            return analyse(category, models, self._index(live), self.policy, variations=variations)
+            return analyse(category, snapshot.documents(), self._index(live), self.policy, variations=variations)
 
         def make() -> Answer:
             analysis = self._analyses.get((*view, False, variations), assess)

@@ -128,9 +128,9 @@ class Aliases(_Structure):
 
     @staticmethod
     def _check(tx: Tx, canonical: str, aliases: list[str]) -> None:
-        entries = tx.aliases.entries()
         owners = tx.aliases.owners(aliases)
-        problem = alias_conflicts(canonical, aliases, owners, tx.aliases.owner(canonical), entries)
+        canonicals = tx.aliases.canonicals_among(aliases)
+        problem = alias_conflicts(canonical, aliases, owners, tx.aliases.owner(canonical), canonicals)
         if problem is not None:
             raise AlreadyExists(problem)
 

@@ -54,8 +54,7 @@ class TextTools:
 
     def _answer(self, what: tuple[Any, ...], make: Callable[[Records], T]) -> T:
         snapshot = self.reads.snapshot(Category.TEXT_GENERATION)
-        records = [(hit.key, hit.document) for hit in snapshot.hits]
-        made: T = self._made.get((snapshot.fingerprint, *what), lambda: make(records))
+        made: T = self._made.get((snapshot.fingerprint, *what), lambda: make(snapshot.documents()))
         return made
 
     def parse_name(self, name: str) -> ParsedNameResponse:

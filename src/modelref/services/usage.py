@@ -59,11 +59,10 @@ _COUNT: Final = TypeAdapter(Whole)
 
 @dataclass(frozen=True, slots=True)
 class LiveData:
-    """One kind's usage as a request sees it: the payloads, a tag naming their content, their age."""
+    """One kind's usage as a request sees it: the payloads and a tag naming their content."""
 
     usage: HordeUsage
     tag: str
-    age: float
 
 
 @dataclass(slots=True)
@@ -140,7 +139,7 @@ class LiveUsage:
         now = self._clock()
         with self._lock:  # one consistent copy: a refresh may replace an entry's value and digest meanwhile
             found = {
-                p: (e.value, e.digest, e.wall, e.fetched)
+                p: (e.value, e.digest, e.wall)
                 for p in parts
                 if (e := self._entries[kind, p]).value is not None and now - e.fetched < self.max_age
             }
@@ -154,7 +153,7 @@ class LiveUsage:
             observed_at=int(min(u[2] for u in used)),
         )
         tag = hashlib.blake2b("/".join(u[1] for u in used).encode(), digest_size=12).hexdigest()
-        return LiveData(usage, tag, max(now - u[3] for u in used))
+        return LiveData(usage, tag)
 
     async def _ready(self, keys: list[tuple[HordeKind, Part]]) -> None:
         """Start the refreshes these answers need; wait (at most ``wait`` seconds after each refresh began)

@@ -37,6 +37,13 @@ class AliasTable:
         rows = self.conn.execute(sa.select(_t.c.alias, _t.c.canonical).where(_t.c.alias.in_(list(aliases))))
         return {str(row[0]): str(row[1]) for row in rows}
 
+    def canonicals_among(self, names: Sequence[str]) -> set[str]:
+        """Those of *names* that are canonical groups with aliases."""
+        if not names:
+            return set()
+        rows = self.conn.execute(sa.select(_t.c.canonical).where(_t.c.canonical.in_(list(names))).distinct())
+        return {str(row[0]) for row in rows}
+
     def owner(self, alias: str) -> str | None:
         return self.owners([alias]).get(alias)
 
