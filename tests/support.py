@@ -583,8 +583,10 @@ class FakePrimary:
     ``mode`` (for category reads): "up"; "garbage" (200, not JSON); "truncated" (200, the first half of the
     body); "empty" (200 ``{}``); "drop" (the headers and half the body, then the connection closes); "500";
     "slow" (answers after ``delay`` seconds); "legacy" (as the existing service: no ETags, no poll, 200 ``{}``
-    for an empty category). ``failing``: categories that answer 500 whatever the mode. ``categories`` may be
-    changed at any time. ``seen`` lists (path, status) asked.
+    for an empty category; no ``text_generation/structure``, but its alias and family lists). ``failing``:
+    categories that answer 500 whatever the mode. ``categories`` and ``structure`` (the text groups' aliases,
+    families and schemas, as ``text_generation/structure`` serves them) may be changed at any time. ``seen``
+    lists (path, status) asked.
     """
 
     def __init__(self, categories: dict[Category, dict[str, dict[str, Any]]] | None = None) -> None:
@@ -592,6 +594,8 @@ class FakePrimary:
         self.mode = "up"
         self.delay = 3.0
         self.failing: set[Category] = set()
+        self.structure: dict[str, Any] | None = {"aliases": {}, "families": {}, "schemas": {}}
+        """None: its routes answer 500."""
         self.seen: list[tuple[str, int]] = []
         fake = self
 
@@ -635,6 +639,8 @@ class FakePrimary:
             if if_none_match == f'"{tag}"':
                 return 304, {"ETag": f'"{tag}"'}, b""
             return 200, {"ETag": f'"{tag}"'}, b'{"last_updated":1}'
+        if route.startswith("text_generation/"):
+            return self._structure_answer(route, if_none_match)
         if route not in {c.value for c in Category}:
             return 404, {}, b'{"detail":"Not Found"}'
         category = Category(route)
@@ -654,9 +660,30 @@ class FakePrimary:
             return 304, {"ETag": f'"{tag}"'}, b""
         return 200, {"ETag": f'"{tag}"', "Last-Modified": "Sun, 29 Nov 2026 10:00:00 GMT"}, body
 
+    def _structure_answer(self, route: str, if_none_match: str | None) -> tuple[int, dict[str, str], bytes]:
+        """The text groups' structure (modelref), or as the existing service its alias and family lists."""
+        structure = self.structure
+        if self.mode == "500" or structure is None:
+            return 500, {}, b"Internal Server Error"
+        if self.mode == "garbage":
+            return 200, {}, b"<html>surprise</html>"
+        if self.mode == "legacy" and route == "text_generation/aliases":
+            entries = [{"canonical": c, "aliases": a} for c, a in structure["aliases"].items()]
+            return 200, {}, orjson.dumps({"entries": entries})
+        if self.mode == "legacy" and route == "text_generation/families":
+            families = [{"family_name": f, "members": m} for f, m in structure["families"].items()]
+            return 200, {}, orjson.dumps({"families": families})
+        if self.mode == "legacy" or route != "text_generation/structure":
+            return 404, {}, b'{"detail":"Not Found"}'
+        body = orjson.dumps(structure)
+        tag = content_tag(body)
+        if if_none_match == f'"{tag}"':
+            return 304, {"ETag": f'"{tag}"'}, b""
+        return 200, {"ETag": f'"{tag}"'}, body
+
     def category_reads(self) -> list[tuple[str, int]]:
-        """The (path, status) of every category read so far (the poll left out)."""
-        return [(p, s) for p, s in self.seen if "/metadata/" not in p]
+        """The (path, status) of every category read so far (the poll and the text groups' structure left out)."""
+        return [(p, s) for p, s in self.seen if "/metadata/" not in p and "/text_generation/" not in p]
 
     @property
     def url(self) -> str:

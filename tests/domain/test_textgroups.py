@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from hypothesis import assume, example, given, settings
+from hypothesis import strategies as st
+
 from modelref.domain.textgroups import (
     ComposeNameRequest,
     DetectFamiliesParams,
@@ -14,6 +17,7 @@ from modelref.domain.textgroups import (
     inferred_schema,
     parse_name,
 )
+from modelref.domain.textnames import parse
 from tests.factories import text_record
 
 
@@ -92,3 +96,60 @@ def test_families_claim_the_longest_prefix_first() -> None:
         ("GPT-Neo", ["GPT-Neo-Alpha", "GPT-Neo-Beta"]),
     ]
     assert (detected.total_groups_analyzed, detected.groups_in_families, detected.standalone_groups) == (5, 4, 1)
+
+
+# compose(parse(name)) == name wherever the parts allow it: a name written as the default schema writes it
+# (author/base-size-variant-version-quant, `-` between, the parser's spelling of size and quant).
+WORDS = st.from_regex(r"[A-Z][a-z]{2,7}", fullmatch=True)
+BASES = st.lists(WORDS, min_size=1, max_size=3).map("-".join)
+AUTHORS = st.none() | st.from_regex(r"[a-z][a-z0-9_]{1,10}", fullmatch=True)
+SIZES = st.sampled_from(["7B", "13B", "1.5B", "8X7B", "350M", "70B", "2B1"])
+VARIANTS = st.none() | st.sampled_from(["Instruct", "Chat", "Code", "Base", "Uncensored", "Thinking", "turbo"])
+VERSIONS = st.none() | st.from_regex(r"v[0-9]{1,2}(\.[0-9]{1,2}){0,2}", fullmatch=True)
+QUANTS = st.none() | st.sampled_from(["Q4_K_M", "Q8_0", "Q3", "GGUF", "AWQ", "GPTQ", "EXL2", "FP16"])
+
+
+def _plain(text: str) -> bool:
+    parsed = parse(text)
+    parts = (parsed.size, parsed.variant, parsed.version, parsed.quant)
+    return parsed.base_name == text and parts == (None, None, None, None) and not parsed.extras
+
+
+@given(AUTHORS, BASES, SIZES, VARIANTS, VERSIONS, QUANTS)
+@settings(max_examples=1000)
+@example(None, "Llama-Three", "8B", "Instruct", None, "Q4_K_M")
+@example("mistralai", "Mixtral", "8X7B", "Instruct", "v0.1", None)
+def test_compose_of_parse_gives_the_name_back(
+    author: str | None, base: str, size: str, variant: str | None, version: str | None, quant: str | None
+) -> None:
+    assume(all(_plain(word) for word in (author, base) if word))  # a part in the author or base is taken first
+    name = "-".join(part for part in (base, size, variant, version, quant) if part)
+    if author:
+        name = f"{author}/{name}"
+    parsed = parse_name(name)
+    request = ComposeNameRequest(
+        base_name=parsed.base_name,
+        size=parsed.size or "",
+        variant=parsed.variant,
+        version=parsed.version,
+        quant=parsed.quant,
+    )
+    assert (parsed.size, parsed.variant, parsed.version, parsed.quant) == (size, variant, version, quant)
+    assert compose_name(request, {name}).composed_name == name
+    assert compose_name(request, {name}).already_exists
+
+
+@given(st.text(min_size=1, max_size=300))
+@settings(max_examples=1000)
+@example("koboldcpp/")
+@example("/")
+@example("\x00\ud7ff\U0010ffff")
+def test_any_string_parses_and_its_parts_compose(name: str) -> None:
+    parsed = parse_name(name)
+    assert parsed.original_name == name
+    assert parsed.base_name  # never empty: the name itself when nothing is left
+    for part in (parsed.size, parsed.variant, parsed.version, parsed.quant):
+        assert part is None or part.upper() in name.upper()
+    if parsed.size:
+        composed = compose_name(ComposeNameRequest(base_name=parsed.base_name, size=parsed.size), set())
+        assert composed.composed_name.startswith(parsed.base_name)

@@ -224,3 +224,62 @@ async def test_names_no_database_can_hold_are_refused(writer: httpx.AsyncClient)
     nul = await writer.put(f"{TEXT}/a%00b/name_exception", json={"reason": "x"}, headers=REQUESTOR)
     assert nul.status_code == 422, nul.text
     assert (await writer.get(ALIASES)).json() == {"entries": []}
+
+
+async def test_custom_naming_schemas_are_kept_shown_and_removed(writer: httpx.AsyncClient) -> None:
+    schema = f"{TEXT}/group/Marx/name_schema"
+    inferred = (await writer.get(schema)).json()
+    assert inferred["is_custom"] is False
+    put = await writer.put(schema, json={"separator": "_", "template": "{base}_{size}"}, headers=REQUESTOR)
+    assert put.status_code == 200, put.text
+    assert put.json() == {
+        "group_name": "Marx",
+        "name_schema": {
+            "separator": "_",
+            "part_order": ["base", "size", "variant", "version", "quant"],
+            "author_included": True,
+            "common_author": None,
+            "template": "{base}_{size}",
+            "extra_parts": [],
+        },
+        "is_custom": True,
+    }
+    merged = await writer.put(f"{TEXT}/group/name_schema?name=Marx", json={"author_included": False}, headers=REQUESTOR)
+    assert merged.json()["name_schema"] == {**put.json()["name_schema"], "author_included": False}
+    assert (await writer.get(schema)).json() == merged.json()
+    group = (await writer.get(f"{TEXT}/group/Marx")).json()
+    assert group["name_schema_is_custom"] is True
+    assert group["name_format"] == merged.json()["name_schema"]
+    summary = (await writer.get(f"{TEXT}/groups/summary")).json()
+    assert [g["group_name"] for g in summary["groups"] if g["has_custom_schema"]] == ["Marx"]
+    await writer.put(f"{ALIASES}/Marx", json={"aliases": ["Marxism"]}, headers=REQUESTOR)
+    by_alias = (await writer.get(f"{TEXT}/group/name_schema", params={"name": "Marxism"})).json()
+    assert (by_alias["group_name"], by_alias["is_custom"]) == ("Marxism", True)  # found under the canonical group
+    tagged = await writer.get(f"{TEXT}/structure")
+    assert tagged.json()["schemas"] == {"Marx": merged.json()["name_schema"]}
+    assert tagged.json()["aliases"] == {"Marx": ["Marxism"]}
+    again = await writer.get(f"{TEXT}/structure", headers={"if-none-match": tagged.headers["etag"]})
+    assert again.status_code == 304
+    assert (await writer.delete(f"{TEXT}/group/name_schema?name=Marx", headers=REQUESTOR)).status_code == 204
+    gone = await writer.delete(schema, headers=REQUESTOR)
+    assert (gone.status_code, gone.json()["detail"]) == (404, "No custom naming schema found for group 'Marx'")
+    assert (await writer.get(schema)).json() == inferred
+    assert (await writer.get(f"{TEXT}/structure", headers={"if-none-match": tagged.headers["etag"]})).status_code == 200
+    fresh = await writer.put(f"{TEXT}/group/No such group/name_schema", json={}, headers=REQUESTOR)
+    assert fresh.json()["name_schema"]["separator"] == "-"  # the group need not exist: the default schema
+    assert (await writer.get(f"{TEXT}/group/No such group/name_schema")).json()["is_custom"] is True
+
+
+async def test_naming_schema_refusals(writer: httpx.AsyncClient) -> None:
+    schema = f"{TEXT}/group/Marx/name_schema"
+    assert (await writer.put(schema, json={"separator": "_"})).status_code == 401
+    assert (await writer.delete(schema)).status_code == 401
+    assert (await writer.put(schema, json={"separator": "_"}, headers=STRANGER)).status_code == 401
+    for body in ({"colour": "red"}, {"separator": "x" * 65}, {"part_order": ["base"] * 33}, {"template": "a\x00b"}):
+        answer = await writer.put(schema, json=body, headers=REQUESTOR)
+        assert answer.status_code == 422, body
+    for path in (f"{TEXT}/group/{'x' * 201}/name_schema", f"{TEXT}/group/a%00b/name_schema"):
+        assert (await writer.put(path, json={}, headers=REQUESTOR)).status_code == 422, path
+    long_query = await writer.put(f"{TEXT}/group/name_schema", params={"name": "x" * 201}, json={}, headers=REQUESTOR)
+    assert long_query.status_code == 422
+    assert (await writer.get(f"{TEXT}/structure")).json()["schemas"] == {}

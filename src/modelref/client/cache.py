@@ -1,9 +1,9 @@
 """The last good copy of each category on disk: written atomically, shared safely by several processes.
 
-One file per category, ``{category}.json``: the source's facts and the v2 documents, replaced whole by
-a rename (a reader sees the old file or the new one, never a part). The file's modification time is
-when a source last confirmed the copy, so a process can tell whether a copy another process fetched is
-still fresh.
+One file per category, ``{category}.json``: the source's facts and the v2 documents (and one for the text
+groups' structure, ``text_generation.structure.json``), replaced whole by a rename (a reader sees the old
+file or the new one, never a part). The file's modification time is when a source last confirmed the copy,
+so a process can tell whether a copy another process fetched is still fresh.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import orjson
 
 from modelref.client.remote import Copy, Source
 from modelref.domain.categories import Category
+from modelref.domain.textgroups import TextStructure
 from modelref.errors import InvalidRecord
 
 log = logging.getLogger(__name__)
@@ -81,22 +82,49 @@ class DiskCache:
             "last_updated": copy.last_updated,
             "documents": copy.documents,
         }
+        self._replace(self.path(copy.category), document)
+
+    @property
+    def structure_path(self) -> Path:
+        return self.directory / "text_generation.structure.json"
+
+    def read_structure(self) -> tuple[TextStructure, str | None] | None:
+        """The PRIMARY's text-group structure held on disk and its tag, or None (none, another origin's, or
+        unreadable: said in the log)."""
+        path = self.structure_path
+        try:
+            data = orjson.loads(path.read_bytes())
+            if data.get("format") != FORMAT or data.get("origin") != self.origin:
+                return None
+            return TextStructure.model_validate(data["structure"]), data.get("source_tag")
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+            log.warning("%s: the copy on disk cannot be used (%s); it will be replaced", path, error)
+            return None
+
+    def write_structure(self, structure: TextStructure, tag: str | None) -> None:
+        document = {"format": FORMAT, "origin": self.origin, "source_tag": tag, "structure": structure.model_dump()}
+        self._replace(self.structure_path, document)
+
+    def _replace(self, path: Path, document: dict[str, Any]) -> None:
+        """Replace *path* with *document* atomically; never raises (a failure is said in the log)."""
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
-            handle, temporary = tempfile.mkstemp(dir=self.directory, prefix=f".{copy.category.value}.", suffix=".tmp")
+            handle, temporary = tempfile.mkstemp(dir=self.directory, prefix=f".{path.stem}.", suffix=".tmp")
             try:
                 with os.fdopen(handle, "wb") as file:
                     file.write(orjson.dumps(document))
                     file.flush()
                     os.fsync(file.fileno())
                 os.chmod(temporary, 0o644)  # other processes (of other users too) share the copy
-                os.replace(temporary, self.path(copy.category))
+                os.replace(temporary, path)
             except BaseException:
                 with contextlib.suppress(OSError):
                     os.unlink(temporary)
                 raise
         except OSError as error:
-            log.warning("%s: cannot write the copy on disk (%s)", self.path(copy.category), error.strerror)
+            log.warning("%s: cannot write the copy on disk (%s)", path, error.strerror)
 
     def confirm(self, category: Category, when: float) -> None:
         """Mark the copy on disk as confirmed by its source at *when*."""

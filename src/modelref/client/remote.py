@@ -11,11 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import orjson
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from modelref.client.sources import GithubLayout
 from modelref.domain.bundle import read_bundle
@@ -24,10 +24,12 @@ from modelref.domain.inputs import shown
 from modelref.domain.legacy import describe_validation_error
 from modelref.domain.records import RecordBase, parse_record
 from modelref.domain.tags import bare_tag, content_tag, v2_body
+from modelref.domain.textgroups import GroupAliasListResponse, GroupFamilyListResponse, TextStructure
 from modelref.errors import EmptyCategory, InvalidRecord, InvalidSource, error_class
 
 V2 = "/model_references/v2"
 V1 = "/model_references/v1"
+M = TypeVar("M", bound=BaseModel)
 
 
 class Source(StrEnum):
@@ -236,3 +238,38 @@ def poll(client: httpx.Client, base_url: str, catalog_tag: str) -> bool:
     except httpx.HTTPError:
         return True
     return response.status_code != 304
+
+
+def fetch_structure(client: httpx.Client, base_url: str, etag: str | None) -> tuple[TextStructure, str | None] | str:
+    """The PRIMARY's text-group structure (aliases, families, custom naming schemas) and its tag, or
+    NOT_MODIFIED when *etag* still holds. A PRIMARY without the structure route (the existing service)
+    gives its alias and family lists instead (it has no route listing its naming schemas)."""
+    url = f"{base_url}{V2}/text_generation/structure"
+    response = _get(client, url, etag)
+    if response.status_code == 304 and etag:
+        return NOT_MODIFIED
+    if response.status_code == 200:
+        return _validated(TextStructure, response, url), _etag(response)
+    if response.status_code not in (404, 405, 422):
+        raise SourceFailed(f"{url}: HTTP {response.status_code}")
+    aliases_url, families_url = f"{base_url}{V2}/text_generation/aliases", f"{base_url}{V2}/text_generation/families"
+    aliases = _validated(GroupAliasListResponse, _ok(_get(client, aliases_url, None), aliases_url), aliases_url)
+    families = _validated(GroupFamilyListResponse, _ok(_get(client, families_url, None), families_url), families_url)
+    structure = TextStructure(
+        aliases={entry.canonical: entry.aliases for entry in aliases.entries},
+        families={family.family_name: family.members for family in families.families},
+    )
+    return structure, None
+
+
+def _ok(response: httpx.Response, url: str) -> httpx.Response:
+    if response.status_code != 200:
+        raise SourceFailed(f"{url}: HTTP {response.status_code}")
+    return response
+
+
+def _validated(model: type[M], response: httpx.Response, url: str) -> M:
+    try:
+        return model.model_validate_json(response.content)
+    except ValidationError as error:
+        raise SourceFailed(f"{url}: not the documented answer ({error.error_count()} errors)") from None

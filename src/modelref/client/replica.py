@@ -11,12 +11,14 @@ import logging
 import threading
 import time
 
+from modelref.client import remote
 from modelref.client.mirror import Mirror
-from modelref.client.remote import Source
+from modelref.client.remote import NOT_MODIFIED, Source, SourceFailed
 from modelref.domain.categories import Category
 from modelref.domain.info import ReplicaCategoryStatus, ReplicaStatus
 from modelref.domain.stored import CategoryData, CategoryState, StoredRecord
-from modelref.errors import Unavailable
+from modelref.domain.textgroups import TextStructure
+from modelref.errors import NotReplicated, Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +40,8 @@ class Replica:
         self._received_at: dict[Category, float] = {}
         self._next_poll = 0.0
         self._last_poll: float | None = None
+        self._structure: tuple[TextStructure, str | None] | None = None
+        """The PRIMARY's text-group structure and its tag (None: not received yet)."""
         self._lock = threading.Lock()
 
     def start(self, wait: float) -> None:
@@ -46,6 +50,8 @@ class Replica:
         loaded = self.mirror.load_disk()
         if loaded:
             log.info("starting from the copy on disk (%d categories)", len(loaded))
+        if self.mirror.cache is not None:
+            self._structure = self.mirror.cache.read_structure()
         self.poll()
         missing = self.mirror.fill(Category, wait)
         self._note()
@@ -63,6 +69,7 @@ class Replica:
         """Sync with the sources now; return the categories whose content changed."""
         with self._lock:
             self.mirror.sync()
+            self._sync_structure()
             self._last_poll = time.time()
             self._next_poll = time.monotonic() + self.interval
             return self._note()
@@ -78,6 +85,45 @@ class Replica:
                 self._received_at[category] = time.time()
                 changed.append(category)
         return changed
+
+    def _sync_structure(self) -> None:
+        """Bring the text-group structure in step with the PRIMARY (one conditional request); a failure keeps
+        the structure held (said in the log). Without a PRIMARY there is none to follow: it is empty."""
+        origins = self.mirror.origins
+        if origins.primary_url is None:
+            self._structure = (TextStructure(), None)
+            return
+        if origins.offline:
+            return
+        held = self._structure
+        try:
+            got = remote.fetch_structure(self.mirror.http, origins.primary_url, None if held is None else held[1])
+        except SourceFailed as error:
+            log.warning("the text-group structure was not received: %s", error)
+            return
+        if got == NOT_MODIFIED or not isinstance(got, tuple):
+            return
+        if held is None or held[0] != got[0]:
+            log.info(
+                "received the text-group structure (%d aliased groups, %d families, %d naming schemas)",
+                len(got[0].aliases),
+                len(got[0].families),
+                len(got[0].schemas),
+            )
+        self._structure = got
+        if self.mirror.cache is not None:
+            self.mirror.cache.write_structure(*got)
+
+    def structure(self) -> TextStructure:
+        """The PRIMARY's aliases, families and custom naming schemas, as last received."""
+        held = self._structure
+        if held is None:
+            raise NotReplicated(
+                "This REPLICA has not received the text groups' aliases, families and naming schemas from its "
+                "PRIMARY yet; try again shortly.",
+                retry_after=self.interval,
+            )
+        return held[0]
 
     # -- the catalog source ---------------------------------------------------------------------------
 

@@ -7,10 +7,13 @@ Group members are the records whose stored ``text_model_group`` is the group's n
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from collections.abc import Container, Iterable, Mapping, Sequence
+from functools import cached_property
 from typing import Annotated, Any, Final, Literal
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from modelref.domain.groups import infer_name_format, size_sort_key
@@ -100,6 +103,17 @@ class TextModelGroupNameSchema(BaseModel):
     extra_parts: list[str] = Field(default_factory=list)
 
 
+class NameFormatInfo(BaseModel):
+    """A group's naming schema as X5 shows it (``template`` always a string)."""
+
+    separator: str
+    part_order: list[str]
+    author_included: bool
+    common_author: str | None = None
+    template: str
+    extra_parts: list[str] = Field(default_factory=list)
+
+
 class GroupMemberInfo(BaseModel):
     name: str
     parsed: ParsedParts
@@ -139,7 +153,7 @@ class GroupMembersResponse(BaseModel):
     size_usage: dict[str, int]
     variant_usage: dict[str, int]
     quant_usage: dict[str, int]
-    name_format: TextModelGroupNameSchema
+    name_format: NameFormatInfo
     canonical_count: int
     backend_duplicate_count: int
     name_schema_is_custom: bool
@@ -318,7 +332,7 @@ def group_members(group: str, records: Records) -> GroupMembersResponse | None:
         size_usage=dict(Counter(p.size for p in parsed if p.size)),
         variant_usage=dict(Counter(p.variant for p in parsed if p.variant)),
         quant_usage=dict(Counter(p.quant for p in parsed if p.quant)),
-        name_format=_schema([key for key, _ in canonical]),
+        name_format=_as_format(_schema([key for key, _ in canonical])),
         canonical_count=len(canonical),
         backend_duplicate_count=len(members) - len(canonical),
         name_schema_is_custom=False,
@@ -516,6 +530,8 @@ def with_name_exception(document: Mapping[str, Any], reason: str | None) -> dict
 
 GroupName = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=False), NoNul]
 """A group name in an alias or family: at most 200 characters, no NUL."""
+SchemaWord = Annotated[str, StringConstraints(max_length=64), NoNul]
+"""A separator or a part's name in a naming schema."""
 
 
 class AliasEntry(BaseModel):
@@ -583,19 +599,88 @@ class FamilyMemberRequest(BaseModel):
     group_name: GroupName
 
 
-def with_structure(
-    summary: GroupsSummaryResponse, aliases: Mapping[str, list[str]], families: Mapping[str, list[str]]
-) -> GroupsSummaryResponse:
-    """X6 with the aliases and families: a group that is an alias names its canonical group (and has no
-    aliases of its own); either way it counts among the groups with aliases."""
-    owners = {alias: canonical for canonical, names in aliases.items() for alias in names}
-    family_of = {group: family for family, members in families.items() for group in members}
+class GroupNameSchemaUpdateRequest(BaseModel):
+    """X10: the schema fields to change (null: kept as they are)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    separator: SchemaWord | None = None
+    part_order: list[SchemaWord] | None = Field(None, max_length=32)
+    author_included: bool | None = None
+    common_author: GroupName | None = None
+    template: Annotated[str, StringConstraints(max_length=1_000), NoNul] | None = None
+    extra_parts: list[SchemaWord] | None = Field(None, max_length=32)
+
+    def merged_into(self, schema: TextModelGroupNameSchema | None) -> TextModelGroupNameSchema:
+        """*schema* (or the default one) with the fields given here."""
+        return (schema or TextModelGroupNameSchema()).model_copy(update=self.model_dump(exclude_none=True))
+
+
+class TextStructure(BaseModel):
+    """What moderators decided about the groups (DATA.md §16): aliases, families, custom naming schemas. A
+    PRIMARY keeps it in its database; a REPLICA holds its PRIMARY's copy."""
+
+    model_config = ConfigDict(frozen=True)
+
+    aliases: dict[str, list[str]] = Field(default_factory=dict)
+    """Canonical group → the names that mean it."""
+    families: dict[str, list[str]] = Field(default_factory=dict)
+    """Family → its member groups."""
+    schemas: dict[str, TextModelGroupNameSchema] = Field(default_factory=dict)
+    """Group → its custom naming schema."""
+
+    @cached_property
+    def owners(self) -> dict[str, str]:
+        """Alias → its canonical group."""
+        return {alias: canonical for canonical, names in self.aliases.items() for alias in names}
+
+    @cached_property
+    def family_of(self) -> dict[str, str]:
+        """Group → its family."""
+        return {group: family for family, members in self.families.items() for group in members}
+
+    @cached_property
+    def tag(self) -> str:
+        """Changes exactly when the structure does."""
+        return hashlib.sha256(orjson.dumps(self.model_dump(), option=orjson.OPT_SORT_KEYS)).hexdigest()[:32]
+
+    def resolve(self, name: str) -> str:
+        """The canonical group *name* is an alias of, else *name*."""
+        return self.owners.get(name, name)
+
+    def schema_of(self, group: str) -> TextModelGroupNameSchema | None:
+        """The group's custom schema: kept under its name, else under the group its name is an alias of."""
+        return self.schemas.get(group) or self.schemas.get(self.resolve(group))
+
+    def related(self, group: str) -> Family | None:
+        family = self.family_of.get(group)
+        return None if family is None else Family(family_name=family, members=self.families[family])
+
+
+def with_custom_schema(group: GroupMembersResponse, structure: TextStructure) -> GroupMembersResponse:
+    """X5 with the family the group belongs to and its custom naming schema, when it has one."""
+    custom = structure.schema_of(group.group_name)
+    update: dict[str, Any] = {"related_family": structure.related(group.group_name)}
+    if custom is not None:
+        update |= {"name_format": _as_format(custom), "name_schema_is_custom": True}
+    return group.model_copy(update=update)
+
+
+def _as_format(schema: TextModelGroupNameSchema) -> NameFormatInfo:
+    return NameFormatInfo.model_validate({**schema.model_dump(), "template": schema.template or ""})
+
+
+def with_structure(summary: GroupsSummaryResponse, structure: TextStructure) -> GroupsSummaryResponse:
+    """X6 with the aliases, families and custom schemas: a group that is an alias names its canonical group
+    (and has no aliases of its own); either way it counts among the groups with aliases."""
+    owners = structure.owners
     entries = [
         entry.model_copy(
             update={
-                "family_name": family_of.get(entry.group_name),
+                "has_custom_schema": structure.schema_of(entry.group_name) is not None,
+                "family_name": structure.family_of.get(entry.group_name),
                 "alias_canonical": owners.get(entry.group_name),
-                "aliases": [] if entry.group_name in owners else list(aliases.get(entry.group_name, [])),
+                "aliases": [] if entry.group_name in owners else list(structure.aliases.get(entry.group_name, [])),
             }
         )
         for entry in summary.groups

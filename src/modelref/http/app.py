@@ -37,7 +37,7 @@ from modelref.services.proposals import Proposals
 from modelref.services.reads import Reads
 from modelref.services.review import Review
 from modelref.services.startup import prepare_store
-from modelref.services.textmeta import Aliases, Families
+from modelref.services.textmeta import Aliases, Families, Schemas, StoredStructure, StructureSource
 from modelref.services.textutils import TextTools
 from modelref.services.usage import LiveUsage
 from modelref.settings import Settings
@@ -85,6 +85,15 @@ def _open_source(settings: Settings) -> tuple[Catalog[Blob], Store | None, Repli
     return catalog, store, None
 
 
+def _structure_source(store: Store | None, replica: Replica | None) -> StructureSource:
+    """Where the text groups' aliases, families and naming schemas are read: the PRIMARY's database, or the
+    copy a REPLICA received from its PRIMARY."""
+    if store is not None:
+        return StoredStructure(store)
+    assert replica is not None  # a deployment without a database is a REPLICA
+    return replica
+
+
 def _start(settings: Settings, freeze: bool) -> Services:
     catalog, store, replica = _open_source(settings)
     if freeze:
@@ -107,8 +116,7 @@ def _start(settings: Settings, freeze: bool) -> Services:
         backoff=settings.ai_horde_backoff,
     )
     reads = Reads(catalog, deployment)
-    aliases = Aliases(store, deployment)
-    families = Families(store, deployment)
+    structure = _structure_source(store, replica)
     queue = settings.pending_queue
     log.debug("catalog ready: %s", ", ".join(f"{c.value} {len(s.hits)}" for c, s in catalog.snapshots.items()))
     return Services(
@@ -122,9 +130,10 @@ def _start(settings: Settings, freeze: bool) -> Services:
         auth=Auth(horde, queue.requestor_ids, queue.approver_ids),
         breaker=breaker,
         live=Live(reads, usage, settings.deletion_risk),
-        text=TextTools(reads, aliases, families),
-        aliases=aliases,
-        families=families,
+        text=TextTools(reads, structure),
+        aliases=Aliases(store, deployment, structure),
+        families=Families(store, deployment, structure),
+        schemas=Schemas(store, deployment, structure),
         replica=replica,
     )
 

@@ -26,7 +26,7 @@ from modelref.services.live import Live
 from modelref.services.proposals import Proposals
 from modelref.services.reads import Reads
 from modelref.services.review import Review
-from modelref.services.textmeta import Aliases, Families
+from modelref.services.textmeta import Aliases, Families, Schemas
 from modelref.services.textutils import TextTools
 
 
@@ -45,6 +45,7 @@ class Services:
     text: TextTools
     aliases: Aliases
     families: Families
+    schemas: Schemas
     replica: Replica | None = None
     """The REPLICA's sources (None on a PRIMARY)."""
 

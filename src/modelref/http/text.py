@@ -1,5 +1,5 @@
-"""The text-generation toolkit (API.md §14): name parsing and composition, groups and their health,
-inferred naming schemas, family suggestions.
+"""The text-generation toolkit (API.md §14): name parsing and composition, groups and their health, naming
+schemas, aliases and families, and the structure a REPLICA pulls.
 
 Group names may contain ``/``: every group route takes the name as a path (``/group/{group_name}``) or, when a
 ``name`` query parameter is given, from it (``/group?name=…``, decision 7).
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Path, Query
+from fastapi import Path, Query, Request, Response
 
 from modelref.domain.textgroups import (
     MAX_NAME,
@@ -30,13 +30,16 @@ from modelref.domain.textgroups import (
     GroupListResponse,
     GroupMembersResponse,
     GroupNameSchemaResponse,
+    GroupNameSchemaUpdateRequest,
     GroupsSummaryResponse,
     NameExceptionRequest,
     NameExceptionResponse,
     ParsedNameResponse,
     SetAliasesRequest,
     SetFamilyRequest,
+    TextStructure,
 )
+from modelref.http import passthrough
 from modelref.http.auth import RequestorDep
 from modelref.http.deps import ServicesDep, TextToolsDep
 from modelref.http.routing import api_router
@@ -60,6 +63,11 @@ GroupPath = Annotated[
 ]
 """A group or family name an alias or family entry is kept under: at most 200 characters, no NUL."""
 Name = Annotated[str, Query(min_length=1, max_length=MAX_NAME, description="A model or group name (may contain '/').")]
+GroupQuery = Annotated[
+    str,
+    Query(min_length=1, max_length=200, pattern=r"^[^\x00]*$", description="A group name (may contain '/')."),
+]
+"""A group name a custom schema is kept under (``?name=`` form): at most 200 characters, no NUL."""
 
 
 @router.get("/parse_name", operation_id="parse_name_model_references_v2_text_generation_parse_name_get")
@@ -121,7 +129,8 @@ def group_query(tools: TextToolsDep, name: Name) -> GroupMembersResponse:
 
 @router.get("/group/{group_name:name}/name_schema", operation_id="get_group_name_schema_by_path")
 def group_name_schema(tools: TextToolsDep, group_name: str) -> GroupNameSchemaResponse:
-    """A group's naming schema, inferred from its members' names. 404 when the group has no member."""
+    """A group's naming schema: its custom one (kept under its name, else under the group it is an alias of),
+    else inferred from its members' names. 404 when it has neither."""
     return tools.name_schema(group_name)
 
 
@@ -130,6 +139,13 @@ def group(tools: TextToolsDep, group_name: str) -> GroupMembersResponse:
     """A group's members with their parsed parts, the fields they share, the sizes, variants, quants and
     versions available, its naming schema and its exception members. 404 when it has no member."""
     return tools.group(group_name)
+
+
+@router.get("/structure", operation_id="get_text_structure", response_model=TextStructure)
+def structure(request: Request, tools: TextToolsDep) -> Response:
+    """The aliases, families and custom naming schemas in one document, with an ETag (what a REPLICA pulls
+    to answer every toolkit read as its PRIMARY does)."""
+    return passthrough.respond(request, passthrough.answered(tools.structure()))
 
 
 @router.get(
@@ -181,7 +197,47 @@ def name_exception(
     return services.proposals.name_exception(model_name, request, caller)
 
 
-# -- aliases (X13–X18): on a PRIMARY ------------------------------------------------------------------------
+# -- naming schemas (X10, X11): kept on a PRIMARY ------------------------------------------------------------
+
+
+@writes.put(
+    "/group/name_schema",
+    operation_id="update_group_name_schema_model_references_v2_text_generation_group_name_schema_put",
+)
+def update_name_schema_query(
+    services: ServicesDep, caller: RequestorDep, name: GroupQuery, request: GroupNameSchemaUpdateRequest
+) -> GroupNameSchemaResponse:
+    """Save a group's custom naming schema (``?name=`` form)."""
+    return services.schemas.update(name, request, caller)
+
+
+@writes.put("/group/{group_name:name}/name_schema", operation_id="update_group_name_schema_by_path")
+def update_name_schema(
+    services: ServicesDep, caller: RequestorDep, group_name: GroupPath, request: GroupNameSchemaUpdateRequest
+) -> GroupNameSchemaResponse:
+    """Save a group's custom naming schema: the fields given, merged into the one it has (or the default
+    one). The group need not exist yet."""
+    return services.schemas.update(group_name, request, caller)
+
+
+@writes.delete(
+    "/group/name_schema",
+    operation_id="delete_group_name_schema_model_references_v2_text_generation_group_name_schema_delete",
+    status_code=204,
+)
+def delete_name_schema_query(services: ServicesDep, caller: RequestorDep, name: GroupQuery) -> None:
+    """Delete a group's custom naming schema (``?name=`` form)."""
+    services.schemas.delete(name, caller)
+
+
+@writes.delete("/group/{group_name:name}/name_schema", operation_id="delete_group_name_schema_by_path", status_code=204)
+def delete_name_schema(services: ServicesDep, caller: RequestorDep, group_name: GroupPath) -> None:
+    """Delete a group's custom naming schema: its schema is inferred from its members' names again. 404 when
+    it has none."""
+    services.schemas.delete(group_name, caller)
+
+
+# -- aliases (X13–X18): kept on a PRIMARY ------------------------------------------------------------------------
 
 
 @router.get("/aliases", operation_id="list_aliases_model_references_v2_text_generation_aliases_get")
@@ -239,7 +295,7 @@ def delete_aliases(services: ServicesDep, caller: RequestorDep, canonical: Group
     services.aliases.delete(canonical, caller)
 
 
-# -- families (X19, X21–X25): on a PRIMARY -------------------------------------------------------------------
+# -- families (X19, X21–X25): kept on a PRIMARY---------------------------------------------------------------
 
 
 @router.get("/families", operation_id="list_families_model_references_v2_text_generation_families_get")

@@ -1,10 +1,13 @@
-"""The text toolkit's structural metadata on a PRIMARY: group aliases and families (API.md X13–X25, DATA.md
-§16.1, §16.2).
+"""The text toolkit's structural metadata (API.md X9–X11, X13–X25, DATA.md §16): group aliases, families and
+custom naming schemas.
 
-Each change is one transaction with its audit event. Not on a REPLICA yet (503, G-STORE).
+A PRIMARY keeps them in its database, each change one transaction with its audit event; a REPLICA holds its
+PRIMARY's copy (``StructureSource``) and answers every read from it, and 503 on a change.
 """
 
 from __future__ import annotations
+
+from typing import Any, Protocol
 
 from modelref.domain.audit import EventSpec, Operation
 from modelref.domain.changes import User
@@ -16,31 +19,49 @@ from modelref.domain.textgroups import (
     Family,
     GroupAliasListResponse,
     GroupFamilyListResponse,
+    GroupNameSchemaResponse,
+    GroupNameSchemaUpdateRequest,
+    TextModelGroupNameSchema,
+    TextStructure,
     alias_conflicts,
 )
-from modelref.errors import AlreadyExists, NotFound, NotServed
+from modelref.errors import AlreadyExists, NotFound
 from modelref.services.auth import Caller
 from modelref.services.primary import OnPrimary
 from modelref.storage.store import Store, Tx
 
 AUDIT_CATEGORY = "text_group_aliases"
-NO_STORE = "Text group aliases are kept on the PRIMARY only (a REPLICA does not receive them yet)."
+FAMILY_AUDIT_CATEGORY = "text_group_families"
+SCHEMA_AUDIT_CATEGORY = "text_group_schemas"
+
+
+class StructureSource(Protocol):
+    def structure(self) -> TextStructure:
+        """The structure held now (NotReplicated on a REPLICA that has not received it yet)."""
+        ...
+
+
+class StoredStructure:
+    """A PRIMARY's structure: read from its database on every call, so every process agrees at once."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def structure(self) -> TextStructure:
+        with self.store.read() as tx:
+            return TextStructure(
+                aliases=tx.aliases.entries(), families=tx.families.families(), schemas=tx.schemas.all()
+            )
 
 
 class _Structure(OnPrimary):
-    """Structural metadata in the PRIMARY's database: read there (503 on a REPLICA, which does not receive it
-    yet), changed there (the REPLICA guard answers before the key is resolved)."""
+    """Structural metadata: read from *source* (a PRIMARY's database or a REPLICA's copy), changed in the
+    PRIMARY's database (the REPLICA guard answers before the key is resolved)."""
 
-    not_held = NO_STORE
-
-    def __init__(self, store: Store | None, deployment: Deployment) -> None:
+    def __init__(self, store: Store | None, deployment: Deployment, source: StructureSource) -> None:
         super().__init__(store)
         self.deployment = deployment
-
-    def _held(self) -> Store:
-        if not self.deployment.writable:
-            raise NotServed(self.not_held)
-        return self.store
+        self.source = source
 
     def _writable(self) -> Store:
         self.deployment.require_primary()  # a REPLICA answers before the key costs an AI-Horde call
@@ -51,30 +72,14 @@ class Aliases(_Structure):
     """Group aliases: an alias names one canonical group; ``resolve`` maps a name through them."""
 
     def entries(self) -> GroupAliasListResponse:
-        with self._held().read() as tx:
-            found = tx.aliases.entries()
+        found = self.source.structure().aliases
         return GroupAliasListResponse(entries=[AliasEntry(canonical=c, aliases=a) for c, a in found.items()])
 
     def entry(self, canonical: str) -> AliasEntry:
-        with self._held().read() as tx:
-            aliases = tx.aliases.of(canonical)
+        aliases = self.source.structure().aliases.get(canonical)
         if not aliases:
             raise NotFound(_no_entry(canonical))
         return AliasEntry(canonical=canonical, aliases=aliases)
-
-    def held(self) -> dict[str, list[str]]:
-        """Every canonical group with its aliases; nothing on a REPLICA (it does not receive them yet)."""
-        if self._store is None:
-            return {}
-        with self._store.read() as tx:
-            return tx.aliases.entries()
-
-    def resolve(self, name: str) -> str:
-        """The canonical group *name* is an alias of, else *name* (no store: *name*)."""
-        if self._store is None:
-            return name
-        with self._store.read() as tx:
-            return tx.aliases.owner(name) or name
 
     def replace(self, canonical: str, aliases: list[str], caller: Caller) -> AliasEntry:
         """X15: the canonical group's aliases become *aliases* (409 on a conflict)."""
@@ -136,47 +141,25 @@ class Aliases(_Structure):
 
     @staticmethod
     def _audit(tx: Tx, user: User, canonical: str, before: list[str], after: list[str]) -> None:
-        _audit(tx, user, AUDIT_CATEGORY, canonical, "aliases", before, after)
+        _audit(tx, user, AUDIT_CATEGORY, canonical, _listed("aliases", before), _listed("aliases", after))
 
 
 def _no_entry(canonical: str) -> str:
     return f"No alias entry for canonical group '{shown(canonical)}'"
 
 
-FAMILY_AUDIT_CATEGORY = "text_group_families"
-
-
 class Families(_Structure):
     """Families of groups: informational; a group belongs to at most one (DATA.md §16.2)."""
 
-    not_held = "Text group families are kept on the PRIMARY only (a REPLICA does not receive them yet)."
-
     def families(self) -> GroupFamilyListResponse:
-        with self._held().read() as tx:
-            found = tx.families.families()
+        found = self.source.structure().families
         return GroupFamilyListResponse(families=[Family(family_name=f, members=m) for f, m in found.items()])
 
     def family(self, name: str) -> Family:
-        with self._held().read() as tx:
-            members = tx.families.members(name)
+        members = self.source.structure().families.get(name)
         if not members:
             raise NotFound(_no_family(name))
         return Family(family_name=name, members=members)
-
-    def held(self) -> dict[str, list[str]]:
-        """Every family with its members; nothing on a REPLICA (it does not receive them yet)."""
-        if self._store is None:
-            return {}
-        with self._store.read() as tx:
-            return tx.families.families()
-
-    def related(self, group: str) -> Family | None:
-        """The family *group* belongs to, if any."""
-        if self._store is None:
-            return None
-        with self._store.read() as tx:
-            family = tx.families.families_of([group]).get(group)
-            return None if family is None else Family(family_name=family, members=tx.families.members(family))
 
     def replace(self, name: str, members: list[str], caller: Caller) -> Family:
         """X22: create or replace a family (409 when empty, or a member belongs to another family)."""
@@ -194,7 +177,7 @@ class Families(_Structure):
                     )
             before = tx.families.members(name)
             tx.families.replace(name, wanted)
-            _audit(tx, user, FAMILY_AUDIT_CATEGORY, name, "members", before, wanted)
+            _audit(tx, user, FAMILY_AUDIT_CATEGORY, name, _listed("members", before), _listed("members", wanted))
         return Family(family_name=name, members=wanted)
 
     def add(self, name: str, group: str, caller: Caller) -> Family:
@@ -211,7 +194,7 @@ class Families(_Structure):
             after = sorted({*before, group})
             if after != before:
                 tx.families.replace(name, after)
-                _audit(tx, user, FAMILY_AUDIT_CATEGORY, name, "members", before, after)
+                _audit(tx, user, FAMILY_AUDIT_CATEGORY, name, _listed("members", before), _listed("members", after))
         return Family(family_name=name, members=after)
 
     def remove(self, name: str, group: str, caller: Caller) -> Family:
@@ -224,7 +207,7 @@ class Families(_Structure):
                 raise NotFound(f"Group '{shown(group)}' not found in family '{shown(name)}'")
             after = [g for g in before if g != group]
             tx.families.replace(name, after)
-            _audit(tx, user, FAMILY_AUDIT_CATEGORY, name, "members", before, after)
+            _audit(tx, user, FAMILY_AUDIT_CATEGORY, name, _listed("members", before), _listed("members", after))
         return Family(family_name=name, members=after)
 
     def delete(self, name: str, caller: Caller) -> None:
@@ -236,15 +219,53 @@ class Families(_Structure):
             if not before:
                 raise NotFound(_no_family(name))
             tx.families.replace(name, [])
-            _audit(tx, user, FAMILY_AUDIT_CATEGORY, name, "members", before, [])
+            _audit(tx, user, FAMILY_AUDIT_CATEGORY, name, _listed("members", before), None)
 
 
 def _no_family(name: str) -> str:
     return f"Family '{shown(name)}' not found"
 
 
-def _audit(tx: Tx, user: User, category: str, name: str, field: str, before: list[str], after: list[str]) -> None:
-    """One audit event for a change of a structural entry (its list *field* before and after)."""
-    operation = Operation.CREATE if not before else Operation.DELETE if not after else Operation.UPDATE
-    payload = {"before": {field: before} if before else None, "after": {field: after} if after else None}
+class Schemas(_Structure):
+    """Custom naming schemas: a group's overrides the one inferred from its members' names (DATA.md §16.3)."""
+
+    def update(self, group: str, request: GroupNameSchemaUpdateRequest, caller: Caller) -> GroupNameSchemaResponse:
+        """X10: the fields given, merged into the group's custom schema (or the default one) and saved. The
+        group need not exist."""
+        store = self._writable()
+        user = caller.user()
+        with store.write() as tx:
+            before = tx.schemas.get(group)
+            merged = request.merged_into(before)
+            if merged != before:
+                tx.schemas.put(group, merged)
+                _audit(tx, user, SCHEMA_AUDIT_CATEGORY, group, _dumped(before), _dumped(merged))
+        return GroupNameSchemaResponse(group_name=group, name_schema=merged, is_custom=True)
+
+    def delete(self, group: str, caller: Caller) -> None:
+        """X11: the group's schema is inferred again."""
+        store = self._writable()
+        user = caller.user()
+        with store.write() as tx:
+            before = tx.schemas.get(group)
+            if before is None:
+                raise NotFound(f"No custom naming schema found for group '{shown(group)}'")
+            tx.schemas.delete(group)
+            _audit(tx, user, SCHEMA_AUDIT_CATEGORY, group, _dumped(before), None)
+
+
+def _listed(field: str, names: list[str]) -> dict[str, Any] | None:
+    return {field: names} if names else None
+
+
+def _dumped(schema: TextModelGroupNameSchema | None) -> dict[str, Any] | None:
+    return None if schema is None else schema.model_dump()
+
+
+def _audit(
+    tx: Tx, user: User, category: str, name: str, before: dict[str, Any] | None, after: dict[str, Any] | None
+) -> None:
+    """One audit event for a change of a structural entry (None: there was none, or is none now)."""
+    operation = Operation.CREATE if before is None else Operation.DELETE if after is None else Operation.UPDATE
+    payload = {"before": before, "after": after}
     tx.audit.append([EventSpec(Format.V2, category, name, operation, user.user_id, payload)])

@@ -1,12 +1,15 @@
-"""The text-generation toolkit's reads (API.md §14): names, groups, health, inferred schemas, families.
+"""The text-generation toolkit's reads (API.md §14): names, groups, health, naming schemas, families.
 
-Answers are pure functions of the text category's snapshot: each is made once per version (and parameters).
+Answers are pure functions of the text category's snapshot and the structure (aliases, families, custom
+schemas): each is made once per version of both (and parameters).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any, TypeVar
+
+import orjson
 
 from modelref.domain.categories import Category
 from modelref.domain.textgroups import (
@@ -32,13 +35,14 @@ from modelref.domain.textgroups import (
     inferred_schema,
     no_group,
     parse_name,
+    with_custom_schema,
     with_structure,
 )
 from modelref.domain.textnames import base_name
 from modelref.errors import NotFound
 from modelref.services.memo import Recent
-from modelref.services.reads import Reads
-from modelref.services.textmeta import Aliases, Families
+from modelref.services.reads import Answer, Reads
+from modelref.services.textmeta import StructureSource
 
 T = TypeVar("T")
 
@@ -46,10 +50,9 @@ T = TypeVar("T")
 class TextTools:
     """The reads of the text-generation toolkit, over the catalog's text snapshot."""
 
-    def __init__(self, reads: Reads[Any], aliases: Aliases, families: Families) -> None:
+    def __init__(self, reads: Reads[Any], source: StructureSource) -> None:
         self.reads = reads
-        self.aliases = aliases
-        self.families = families
+        self.source = source
         self._made: Recent[tuple[Any, ...], Any] = Recent(64)
 
     def _answer(self, what: tuple[Any, ...], make: Callable[[Records], T]) -> T:
@@ -59,7 +62,7 @@ class TextTools:
 
     def parse_name(self, name: str) -> ParsedNameResponse:
         """X1: the suggested group resolved through the aliases."""
-        return parse_name(name, self.aliases.resolve(base_name(name)))
+        return parse_name(name, self.source.structure().resolve(base_name(name)))
 
     def compose_name(self, request: ComposeNameRequest) -> ComposeNameResponse:
         snapshot = self.reads.snapshot(Category.TEXT_GENERATION)
@@ -72,22 +75,28 @@ class TextTools:
         return self._answer(("groups",), group_names)
 
     def group(self, name: str) -> GroupMembersResponse:
-        """X5, with the family the group belongs to."""
+        """X5, with the family the group belongs to and its custom schema."""
+        structure = self.source.structure()
         found = self._answer(("group", name), lambda records: group_members(name, records))
         if found is None:
             raise NotFound(no_group(name))
-        family = self.families.related(name)
-        return found if family is None else found.model_copy(update={"related_family": family})
+        return with_custom_schema(found, structure)
 
     def summary(self) -> GroupsSummaryResponse:
-        """X6, with the aliases and families held now."""
+        """X6, with the aliases, families and custom schemas held now."""
+        structure = self.source.structure()
         made = self._answer(("summary",), groups_summary)
-        return with_structure(made, self.aliases.held(), self.families.held())
+        return self._answer(("summary", structure.tag), lambda _: with_structure(made, structure))
 
     def health(self) -> GroupHealthResponse:
         return self._answer(("health",), groups_health)
 
     def name_schema(self, name: str) -> GroupNameSchemaResponse:
+        """X9: the group's custom schema (under its name, else the group it is an alias of), else the one
+        inferred from its members' names."""
+        custom = self.source.structure().schema_of(name)
+        if custom is not None:
+            return GroupNameSchemaResponse(group_name=name, name_schema=custom, is_custom=True)
         found = self._answer(("schema", name), lambda records: inferred_schema(name, records))
         if found is None:
             raise NotFound(no_group(name))
@@ -95,6 +104,12 @@ class TextTools:
 
     def detect_families(self, params: DetectFamiliesParams) -> DetectFamiliesResponse:
         """X20: group names resolved through the aliases held now."""
-        owners = {alias: canonical for canonical, aliases in self.aliases.held().items() for alias in aliases}
-        key = ("families", params.min_prefix_length, params.min_family_size, tuple(sorted(owners.items())))
-        return self._answer(key, lambda records: detect_families(records, params, owners))
+        structure = self.source.structure()
+        key = ("families", params.min_prefix_length, params.min_family_size, structure.tag)
+        return self._answer(key, lambda records: detect_families(records, params, structure.owners))
+
+    def structure(self) -> Answer:
+        """The aliases, families and custom schemas as one document (what a REPLICA pulls), tagged."""
+        structure = self.source.structure()
+        body = orjson.dumps(structure.model_dump())  # a few kilobytes: not worth keeping
+        return Answer(body, structure.tag)

@@ -20,7 +20,7 @@ from modelref.storage.audit import AuditLog
 from modelref.storage.database import Database
 from modelref.storage.queue import QueueTable
 from modelref.storage.records import RecordTable
-from modelref.storage.textmeta import AliasTable, FamilyTable
+from modelref.storage.textmeta import AliasTable, FamilyTable, SchemaTable
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,10 +32,13 @@ class Tx:
     audit: AuditLog
     aliases: AliasTable
     families: FamilyTable
+    schemas: SchemaTable
 
     @classmethod
     def on(cls, conn: Connection) -> Tx:
-        return cls(RecordTable(conn), QueueTable(conn), AuditLog(conn), AliasTable(conn), FamilyTable(conn))
+        return cls(
+            RecordTable(conn), QueueTable(conn), AuditLog(conn), AliasTable(conn), FamilyTable(conn), SchemaTable(conn)
+        )
 
 
 class Store:

@@ -104,3 +104,11 @@ text_group_families = sa.Table(
     sa.Column("family_name", sa.String(200), nullable=False),
     sa.Index("ix_text_group_families_family", "family_name", "group_name"),
 )
+
+text_group_schemas = sa.Table(
+    "text_group_schemas",
+    metadata,
+    # A group's custom naming schema (DATA.md §16.3), as the JSON of its fields.
+    sa.Column("group_name", sa.String(200), primary_key=True),
+    sa.Column("name_schema", sa.Text, nullable=False),
+)

@@ -1,14 +1,17 @@
-"""The text toolkit's structural metadata: group aliases and families (DATA.md §16.1, §16.2)."""
+"""The text toolkit's structural metadata: group aliases, families and naming schemas (DATA.md §16)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from modelref.domain.textgroups import TextModelGroupNameSchema
 from modelref.storage.tables import text_group_aliases as _t
 from modelref.storage.tables import text_group_families as _f
+from modelref.storage.tables import text_group_schemas as _s
 
 
 class AliasTable:
@@ -84,3 +87,28 @@ class FamilyTable:
         self.conn.execute(_f.delete().where(_f.c.family_name == family))
         if members:
             self.conn.execute(_f.insert(), [{"group_name": g, "family_name": family} for g in dict.fromkeys(members)])
+
+
+class SchemaTable:
+    """Custom naming schemas on one transaction's connection."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def all(self) -> dict[str, TextModelGroupNameSchema]:
+        """Every group's custom schema, by group name."""
+        rows = self.conn.execute(sa.select(_s.c.group_name, _s.c.name_schema).order_by(_s.c.group_name))
+        return {str(row[0]): TextModelGroupNameSchema.model_validate_json(row[1]) for row in rows}
+
+    def get(self, group: str) -> TextModelGroupNameSchema | None:
+        text = self.conn.execute(sa.select(_s.c.name_schema).where(_s.c.group_name == group)).scalar()
+        return None if text is None else TextModelGroupNameSchema.model_validate_json(text)
+
+    def put(self, group: str, schema: TextModelGroupNameSchema) -> None:
+        """Save *schema* as the group's (replacing one held)."""
+        self.conn.execute(_s.delete().where(_s.c.group_name == group))
+        self.conn.execute(_s.insert().values(group_name=group, name_schema=orjson.dumps(schema.model_dump()).decode()))
+
+    def delete(self, group: str) -> bool:
+        """Forget the group's schema; whether it had one."""
+        return self.conn.execute(_s.delete().where(_s.c.group_name == group)).rowcount > 0
