@@ -3,6 +3,7 @@ change one transaction with its audit event, no lost update; a REPLICA refuses b
 
 from __future__ import annotations
 
+import multiprocessing
 import threading
 
 import pytest
@@ -168,3 +169,28 @@ def test_a_schema_is_found_under_the_group_an_alias_names() -> None:
     assert structure.schema_of("Meta-Llama-3") == TextModelGroupNameSchema()
     assert structure.schema_of("Llama-3") == TextModelGroupNameSchema()
     assert structure.schema_of("other") is None
+
+
+def _edit_family(database_url: str, prefix: str, count: int) -> None:
+    """In a process of its own: add *count* groups to family F, then take one out again."""
+    store = Store(database_url)
+    families = Families(store, Deployment(), StoredStructure(store))
+    for i in range(count):
+        families.add("F", f"{prefix}{i}", requestor())
+    families.remove("F", f"{prefix}0", requestor())
+    store.close()
+
+
+def test_two_processes_editing_one_family_lose_nothing(store: Store, database_url: str) -> None:
+    Families(store, Deployment(), StoredStructure(store)).replace("F", ["base"], requestor())
+    spawn = multiprocessing.get_context("spawn")
+    workers = [spawn.Process(target=_edit_family, args=(database_url, prefix, 8)) for prefix in ("a", "b")]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=60)
+        assert worker.exitcode == 0
+    members = StoredStructure(store).structure().families["F"]
+    assert members == sorted(["base", *(f"{p}{i}" for p in "ab" for i in range(1, 8))])
+    assert len([e for e in audit_events(store) if e.category == "text_group_families"]) == 1 + 2 * 9
+    assert chain_problems(store) == []
