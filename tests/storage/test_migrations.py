@@ -38,6 +38,7 @@ def _as_before_0005(store: Store) -> None:
         conn.execute(sa.text("DROP TABLE text_group_aliases"))  # added by 0007
         conn.execute(sa.text("DROP TABLE text_group_families"))  # added by 0008
         conn.execute(sa.text("DROP TABLE text_group_schemas"))  # added by 0009
+        conn.execute(sa.text("DROP TABLE web_sessions"))  # added by 0010
         conn.execute(sa.text("UPDATE alembic_version SET version_num = '0004'"))
 
 

@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 from modelref.domain.audit import AuditEvent, Operation
 from modelref.domain.categories import parse_category
-from modelref.domain.changes import FieldDiff, NetChangeType, field_diffs, is_critical
+from modelref.domain.changes import FieldChangeType, FieldDiff, NetChangeType, field_diffs, is_critical
 from modelref.domain.formats import Format
 from modelref.errors import NotFound
 
@@ -359,3 +359,59 @@ def net_changes_view(
         has_critical_changes=any(c.is_critical for c in changes),
         generated_at=now,
     )
+
+
+class RecordChange(BaseModel):
+    """One audited change of a record, as a reader of its history wants it."""
+
+    event_id: int
+    timestamp: int
+    operation: Operation
+    user_id: str
+    fields: list[FieldDiff]
+    """The top-level fields it changed (old and new values); every field of a created or deleted record."""
+
+
+def record_changes(events: Sequence[AuditEvent]) -> list[RecordChange]:
+    """A record's audit events (in id order) as changes, newest first."""
+    changes: list[RecordChange] = []
+    for event in events:
+        payload = event.payload_value() or {}
+        if "delta" in payload:
+            fields = [
+                FieldDiff(
+                    field_path=key,
+                    old_value=change.get("old"),
+                    new_value=change.get("new"),
+                    change_type=_change_type(change.get("old"), change.get("new")),
+                )
+                for key, change in payload["delta"].items()
+            ]
+        else:
+            before, after = payload.get("before"), payload.get("after")
+            fields = [
+                FieldDiff(
+                    field_path=key,
+                    old_value=(before or {}).get(key),
+                    new_value=(after or {}).get(key),
+                    change_type=_change_type((before or {}).get(key), (after or {}).get(key)),
+                )
+                for key in dict.fromkeys([*(before or {}), *(after or {})])
+                if (before or {}).get(key) != (after or {}).get(key)
+            ]
+        changes.append(
+            RecordChange(
+                event_id=event.event_id,
+                timestamp=event.timestamp,
+                operation=event.operation,
+                user_id=event.logical_user_id,
+                fields=fields,
+            )
+        )
+    return changes[::-1]
+
+
+def _change_type(old: Any, new: Any) -> FieldChangeType:
+    if old is None:
+        return FieldChangeType.ADDED
+    return FieldChangeType.REMOVED if new is None else FieldChangeType.MODIFIED

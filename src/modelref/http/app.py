@@ -21,7 +21,7 @@ from modelref.client.mirror import Mirror
 from modelref.client.replica import Replica
 from modelref.client.sources import seed_reader
 from modelref.domain.formats import Format
-from modelref.http import errors, meta, openapi, search, stats, text, v1, v2, writes
+from modelref.http import errors, meta, openapi, search, site, stats, text, v1, v2, writes
 from modelref.http import review as review_routes
 from modelref.http.deps import Services, services_of
 from modelref.http.encoding import Blob, encode
@@ -36,12 +36,14 @@ from modelref.services.live import Live
 from modelref.services.proposals import Proposals
 from modelref.services.reads import Reads
 from modelref.services.review import Review
+from modelref.services.sessions import Sessions
 from modelref.services.startup import prepare_store
 from modelref.services.textmeta import Aliases, Families, Schemas, StoredStructure, StructureSource
 from modelref.services.textutils import TextTools
 from modelref.services.usage import LiveUsage
 from modelref.settings import Settings
 from modelref.storage.store import Store
+from modelref.web.site import Site
 
 log = logging.getLogger("modelref")
 
@@ -118,22 +120,44 @@ def _start(settings: Settings, freeze: bool) -> Services:
     reads = Reads(catalog, deployment)
     structure = _structure_source(store, replica)
     queue = settings.pending_queue
+    auth = Auth(horde, queue.requestor_ids, queue.approver_ids)
+    proposals = Proposals(store, deployment, max_pending=queue.max_pending_per_requestor)
+    review = Review(store, deployment)
+    history = History(store, deployment)
+    applier = Applier(store, deployment, catalog.refresh, hold=catalog.deferred)
+    live = Live(reads, usage, settings.deletion_risk)
+    text_tools = TextTools(reads, structure)
+    sessions = Sessions(store, auth)
     log.debug("catalog ready: %s", ", ".join(f"{c.value} {len(s.hits)}" for c, s in catalog.snapshots.items()))
     return Services(
         deployment=deployment,
         catalog=catalog,
         reads=reads,
-        proposals=Proposals(store, deployment, max_pending=queue.max_pending_per_requestor),
-        review=Review(store, deployment),
-        history=History(store, deployment),
-        applier=Applier(store, deployment, catalog.refresh, hold=catalog.deferred),
-        auth=Auth(horde, queue.requestor_ids, queue.approver_ids),
+        proposals=proposals,
+        review=review,
+        history=history,
+        applier=applier,
+        auth=auth,
         breaker=breaker,
-        live=Live(reads, usage, settings.deletion_risk),
-        text=TextTools(reads, structure),
+        live=live,
+        text=text_tools,
         aliases=Aliases(store, deployment, structure),
         families=Families(store, deployment, structure),
         schemas=Schemas(store, deployment, structure),
+        sessions=sessions,
+        site=Site(
+            reads=reads,
+            live=live,
+            text=text_tools,
+            history=history,
+            review=review,
+            proposals=proposals,
+            applier=applier,
+            auth=auth,
+            sessions=sessions,
+            replica=None if replica is None else replica.status,
+            status_of=errors.status_of,
+        ),
         replica=replica,
     )
 
@@ -193,6 +217,8 @@ def create_app(settings: Settings, *, fast_path: bool = True, freeze: bool = Fal
     api.include_router(v1.router)
     api.include_router(writes.v1_router())
     api.include_router(meta.service)
+    api.include_router(site.router)
+    api.mount("/static", site.static_files(), name="static")
     api.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_allowed_origins,

@@ -15,8 +15,8 @@ from modelref.domain.info import (
     HeartbeatResponse,
     LastUpdatedResponse,
 )
-from modelref.http import passthrough
-from modelref.http.deps import DeploymentDep, ReadsDep, services_of
+from modelref.http import passthrough, site
+from modelref.http.deps import DeploymentDep, ReadsDep, ServicesDep, services_of
 from modelref.http.passthrough import respond
 from modelref.http.routing import api_router
 from modelref.http.schemas import errors
@@ -24,8 +24,11 @@ from modelref.http.schemas import errors
 service = api_router("", ["default"])
 
 
-@service.get("/", operation_id="read_root__get")
-async def root() -> ContainsMessage:
+@service.get("/", operation_id="read_root__get", response_model=ContainsMessage)
+async def root(request: Request, services: ServicesDep) -> ContainsMessage | Response:
+    """A welcome message; a browser (``Accept: text/html``, not through ``/api``) gets the web UI's start page."""
+    if site.wants_html(request):
+        return await site.home(request, services)
     return ContainsMessage(
         message="Welcome to the Horde Model Reference API. See `/api/docs` for interactive documentation."
     )

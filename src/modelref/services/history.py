@@ -18,13 +18,16 @@ from modelref.domain.audit_views import (
     PendingQueueAuditBatchPage,
     PendingQueueAuditCurrentResponse,
     QueueHistory,
+    RecordChange,
     batch_view,
     batches_view,
     current_view,
     net_change_targets,
     net_changes_view,
+    record_changes,
     replay_queue,
 )
+from modelref.domain.categories import Category
 from modelref.domain.changes import User
 from modelref.domain.deployment import Deployment
 from modelref.domain.formats import Format
@@ -59,6 +62,13 @@ class History(OnPrimary):
         with self.store.read() as tx:
             events = tx.audit.events(domain=domain, category=QUEUE)
         return domain, replay_queue(events)
+
+    def record(self, category: Category, name: str) -> list[RecordChange]:
+        """A record's audited changes, newest first (empty on a REPLICA: the audit trail is the PRIMARY's)."""
+        if self._store is None:
+            return []
+        with self._store.read() as tx:
+            return record_changes(tx.audit.events(category=category.value, model_name=name))
 
     def current(self, caller: Caller, domain: Format | None) -> PendingQueueAuditCurrentResponse:
         """Changes whose last recorded state is pending, newest first."""

@@ -19,6 +19,7 @@ from pydantic import TypeAdapter
 from modelref.domain.categories import Category
 from modelref.domain.inputs import shown
 from modelref.domain.risk import (
+    CategoryDeletionRiskResponse,
     DeletionRiskParams,
     RiskAnalysis,
     RiskPolicy,
@@ -32,6 +33,7 @@ from modelref.domain.usage import (
     HORDE_KINDS,
     CombinedModelStatistics,
     HordeKind,
+    PopularModelResult,
     PopularParams,
     UsageIndex,
     WithStatsParams,
@@ -67,7 +69,78 @@ class Live:
         self._indexes: Recent[tuple[str, bool], UsageIndex] = Recent(8)
         self._analyses: Recent[tuple[Any, ...], RiskAnalysis] = Recent(8)
         self._answers: Recent[tuple[Any, ...], Answer] = Recent(512, lambda a: len(a.body), ANSWERS_BUDGET)
+        self._models: Recent[tuple[Any, ...], Any] = Recent(16)
+        """The web UI's answers as models (a page reads them; it never needs their bytes)."""
         usage.on_refresh(self.warm)
+
+    # -- as models, for the web UI: None when the AI-Horde cannot say -----------------------------------------
+
+    async def ranking(self, category: Category, params: PopularParams) -> list[PopularModelResult] | None:
+        """The models ranked by live usage; None for a category without usage data, or no usable AI-Horde data."""
+        found = await self._live_or_none(category, params.include_workers)
+        if found is None:
+            return None
+        snapshot, live = found
+        key = ("ranking", category, snapshot.fingerprint, live.tag, *params.model_dump().values())
+        ranked: list[PopularModelResult] = await anyio.to_thread.run_sync(
+            self._models.get, key, lambda: self._ranked(snapshot, live, params)
+        )
+        return ranked
+
+    async def model_usage(self, category: Category, name: str) -> CombinedModelStatistics | None:
+        """One model's live data; None when the AI-Horde cannot say (or the category has no usage data)."""
+        found = await self._live_or_none(category, workers=True)
+        if found is None:
+            return None
+        snapshot, live = found
+        key = ("with-stats", category, snapshot.fingerprint, live.tag)
+        every: dict[str, CombinedModelStatistics] = await anyio.to_thread.run_sync(
+            self._models.get,
+            key,
+            lambda: with_stats(snapshot.documents(), self._index(live), WithStatsParams(include_workers=True)),
+        )
+        return every.get(name)
+
+    async def risk_report(self, category: Category, params: DeletionRiskParams) -> CategoryDeletionRiskResponse:
+        """Deletion risk as a model, with the errors of ``deletion_risk``."""
+        preset = _preset(params.preset)
+        snapshot, live = await self._live_category(category, RISK_CATEGORIES, workers=False)
+        key = ("risk", snapshot.category, snapshot.fingerprint, live.tag, *params.model_dump().values())
+        report: CategoryDeletionRiskResponse = await anyio.to_thread.run_sync(
+            self._models.get, key, lambda: self._report(snapshot, live, params, preset)
+        )
+        return report
+
+    async def _live_or_none(self, category: Category, workers: bool) -> tuple[Snapshot[Any], LiveData] | None:
+        kind = HORDE_KINDS.get(category)
+        if kind is None:
+            return None
+        snapshot = self.reads.snapshot(category)
+        live = await self.usage.get(kind, workers=workers)
+        return None if live is None else (snapshot, live)
+
+    def _ranked(self, snapshot: Snapshot[Any], live: LiveData, params: PopularParams) -> list[PopularModelResult]:
+        index = self._index(live)
+        return popular(snapshot.documents(), index, params.sort_by, params.limit, workers=params.include_workers)
+
+    def _report(
+        self, snapshot: Snapshot[Any], live: LiveData, params: DeletionRiskParams, preset: RiskPreset | None
+    ) -> CategoryDeletionRiskResponse:
+        category = snapshot.category
+        text = category is Category.TEXT_GENERATION
+        grouped = params.group_text_models and text
+        variations = params.include_backend_variations and text and not grouped
+        view = (category, snapshot.fingerprint, live.tag)
+
+        def assess() -> RiskAnalysis:
+            return analyse(category, snapshot.documents(), self._index(live), self.policy, variations=variations)
+
+        analysis = self._analyses.get((*view, False, variations), assess)
+        if grouped:
+            analysis = self._analyses.get((*view, True, False), lambda: group(analysis, self.policy))
+        return deletion_risk(analysis, preset, params.limit, params.offset)
+
+    # -- as bytes, for the API --------------------------------------------------------------------------------
 
     async def popular(self, category: Category, params: PopularParams) -> Answer:
         """Models ranked by live usage; ``[]`` for a category without usage data and when the AI-Horde
@@ -125,8 +198,7 @@ class Live:
 
     def _popular(self, snapshot: Snapshot[Any], live: LiveData, params: PopularParams) -> Job:
         def make() -> Answer:
-            index = self._index(live)
-            ranked = popular(snapshot.documents(), index, params.sort_by, params.limit, workers=params.include_workers)
+            ranked = self._ranked(snapshot, live, params)
             return _answer(orjson.dumps([r.model_dump(mode="json", exclude_none=True) for r in ranked]))
 
         key = ("popular", snapshot.category, snapshot.fingerprint, live.tag, *params.model_dump().values())
@@ -142,23 +214,15 @@ class Live:
     def _risk(
         self, snapshot: Snapshot[Any], live: LiveData, params: DeletionRiskParams, preset: RiskPreset | None
     ) -> Job:
-        category = snapshot.category
-        text = category is Category.TEXT_GENERATION
+        text = snapshot.category is Category.TEXT_GENERATION
         grouped = params.group_text_models and text
         variations = params.include_backend_variations and text and not grouped
-        view = (category, snapshot.fingerprint, live.tag)
-
-        def assess() -> RiskAnalysis:
-            return analyse(category, snapshot.documents(), self._index(live), self.policy, variations=variations)
 
         def make() -> Answer:
-            analysis = self._analyses.get((*view, False, variations), assess)
-            if grouped:
-                analysis = self._analyses.get((*view, True, False), lambda: group(analysis, self.policy))
-            return _answer(deletion_risk(analysis, preset, params.limit, params.offset).model_dump_json().encode())
+            return _answer(self._report(snapshot, live, params, preset).model_dump_json().encode())
 
-        key = ("risk", *view, grouped, variations, preset, params.limit, params.offset)
-        return key, make
+        key = ("risk", snapshot.category, snapshot.fingerprint, live.tag, grouped, variations, preset, params.limit)
+        return (*key, params.offset), make
 
     async def _live_category(
         self, category: Category, unsupported: str, *, workers: bool

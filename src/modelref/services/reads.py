@@ -18,7 +18,7 @@ from modelref.domain.deployment import Deployment
 from modelref.domain.formats import Format
 from modelref.domain.info import CategoryLastUpdatedResponse, CategoryMetadata, LastUpdatedResponse
 from modelref.domain.inputs import shown
-from modelref.domain.query import SearchIndex, SearchQuery
+from modelref.domain.query import SearchIndex, SearchPage, SearchQuery
 from modelref.domain.tags import catalog_tag, content_tag
 from modelref.errors import EmptyCategory, NotFound, NotReplicated
 from modelref.services.catalog import B, Catalog, Snapshot
@@ -106,17 +106,25 @@ class Reads(Generic[B]):
         grouped = snapshot.v1_with_groups(build=build)
         return None if grouped is None else Body(grouped, snapshot.last_updated)
 
-    def search(self, category: Category | None, query: SearchQuery) -> Answer:
-        """The SearchResponse for one category (or all when *category* is None)."""
-        snapshots = self.catalog.snapshots  # one set for the whole answer: a refresh may swap in another
+    def search_page(self, category: Category | None, query: SearchQuery) -> SearchPage:
+        """One page of matching records of one category (or all when *category* is None)."""
+        return self._search(self.catalog.snapshots, category, query)
+
+    def _search(
+        self, snapshots: Mapping[Category, Snapshot[B]], category: Category | None, query: SearchQuery
+    ) -> SearchPage:
         for wanted in SEARCH_ORDER if category is None else (category,):
             self.snapshot(wanted)  # never a partial answer from a REPLICA still catching up
         if category is None:
-            contents = tuple(snapshots[c].fingerprint for c in SEARCH_ORDER)
-            page = self._index_across(snapshots).search(query, None)
-        else:
-            contents = (snapshots[category].fingerprint,)
-            page = snapshots[category].index.search(query, category)
+            return self._index_across(snapshots).search(query, None)
+        return snapshots[category].index.search(query, category)
+
+    def search(self, category: Category | None, query: SearchQuery) -> Answer:
+        """The SearchResponse for one category (or all when *category* is None)."""
+        snapshots = self.catalog.snapshots  # one set for the whole answer: a refresh may swap in another
+        page = self._search(snapshots, category, query)
+        categories = SEARCH_ORDER if category is None else (category,)
+        contents = tuple(snapshots[c].fingerprint for c in categories)
         results = b",".join(snapshots[h.record.record_type].records[h.key].body for h in page.hits)
         tail = orjson.dumps(
             {"total": page.total, "offset": page.offset, "limit": page.limit, "has_more": page.has_more}

@@ -20,6 +20,7 @@ from modelref.storage.audit import AuditLog
 from modelref.storage.database import Database
 from modelref.storage.queue import QueueTable
 from modelref.storage.records import RecordTable
+from modelref.storage.sessions import SessionTable
 from modelref.storage.textmeta import AliasTable, FamilyTable, SchemaTable
 
 
@@ -33,12 +34,12 @@ class Tx:
     aliases: AliasTable
     families: FamilyTable
     schemas: SchemaTable
+    sessions: SessionTable
 
     @classmethod
     def on(cls, conn: Connection) -> Tx:
-        return cls(
-            RecordTable(conn), QueueTable(conn), AuditLog(conn), AliasTable(conn), FamilyTable(conn), SchemaTable(conn)
-        )
+        tables = (AliasTable(conn), FamilyTable(conn), SchemaTable(conn), SessionTable(conn))
+        return cls(RecordTable(conn), QueueTable(conn), AuditLog(conn), *tables)
 
 
 class Store:

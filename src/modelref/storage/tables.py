@@ -112,3 +112,18 @@ text_group_schemas = sa.Table(
     sa.Column("group_name", sa.String(200), primary_key=True),
     sa.Column("name_schema", sa.Text, nullable=False),
 )
+
+web_sessions = sa.Table(
+    "web_sessions",
+    metadata,
+    # A signed-in browser: the SHA-256 of its cookie's token (the token itself is never stored), the key it
+    # signed in with, its CSRF token, who it is, and when it expires.
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("apikey", sa.Text, nullable=False),
+    sa.Column("csrf", sa.String(64), nullable=False),
+    sa.Column("user_id", sa.String(64), nullable=False),
+    sa.Column("username", sa.Text, nullable=False),
+    sa.Column("roles", sa.Text, nullable=False),
+    sa.Column("expires_at", sa.Float, nullable=False),
+    sa.Index("ix_web_sessions_expires_at", "expires_at"),
+)

@@ -1,0 +1,243 @@
+"""The web UI's routes: cookies, CSRF tokens and security headers; everything else is ``web.Site``'s.
+
+The session cookie holds a random token only (``HttpOnly``, ``SameSite=Strict``; ``Secure`` over HTTPS); the
+key stays on the server. Every form that changes something carries a CSRF token: the session's, or before
+sign-in one kept in a cookie of its own. UI pages carry a Content-Security-Policy without inline scripts or
+styles; the API docs keep theirs.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import quote
+
+import anyio.to_thread
+from fastapi import APIRouter, Depends, Form, Query, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+
+from modelref.domain.sessions import WebSession
+from modelref.http.deps import ServicesDep
+from modelref.web.pages import Viewer
+from modelref.web.site import Outcome, Page, Redirect, SignedIn, Site
+
+SESSION_COOKIE = "modelref_session"
+CSRF_COOKIE = "modelref_csrf"
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+)
+STATIC = Path(__file__).resolve().parents[1] / "web" / "static"
+
+router = APIRouter(prefix="/ui", include_in_schema=False)
+Text = Annotated[str, Form(max_length=1_100_000)]
+Short = Annotated[str, Form(max_length=2_000)]
+
+
+def static_files() -> StaticFiles:
+    return StaticFiles(directory=STATIC)
+
+
+def wants_html(request: Request) -> bool:
+    """A browser asking for the start page (not through ``/api``, which keeps its JSON answer)."""
+    return not request.scope.get("root_path") and "text/html" in request.headers.get("accept", "")
+
+
+@dataclass(frozen=True, slots=True)
+class Visit:
+    """Who is looking, and the pre-sign-in CSRF token to set when there was none."""
+
+    viewer: Viewer
+    site: Site
+    new_csrf: str | None
+
+
+def _visit(request: Request, site: Site) -> Visit:
+    token = request.cookies.get(SESSION_COOKIE)
+    session: WebSession | None = site.sessions.find(token)
+    new_csrf = None
+    if session is not None:
+        csrf = session.csrf
+    else:
+        csrf = request.cookies.get(CSRF_COOKIE) or ""
+        if len(csrf) < 32 or len(csrf) > 128:
+            csrf = new_csrf = secrets.token_urlsafe(32)
+    path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return Visit(site.viewer(session, csrf, path), site, new_csrf)
+
+
+async def visit(request: Request, services: ServicesDep) -> Visit:
+    return await anyio.to_thread.run_sync(_visit, request, services.site)
+
+
+VisitDep = Annotated[Visit, Depends(visit)]
+
+
+def _secure(request: Request) -> bool:
+    return request.url.scheme == "https"
+
+
+def respond(request: Request, visit: Visit, outcome: Outcome) -> Response:
+    response: Response
+    if isinstance(outcome, Redirect):
+        response = RedirectResponse(outcome.location, status_code=303)
+    else:
+        response = HTMLResponse(outcome.html, status_code=outcome.status)
+    response.headers["Content-Security-Policy"] = CSP
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "same-origin"
+    response.headers["Cache-Control"] = "no-store"
+    if visit.new_csrf is not None:
+        response.set_cookie(
+            CSRF_COOKIE, visit.new_csrf, httponly=True, samesite="strict", secure=_secure(request), path="/ui"
+        )
+    return response
+
+
+def _forged(visit: Visit, csrf: str) -> bool:
+    expected = visit.viewer.csrf
+    return visit.new_csrf is not None or not hmac.compare_digest(csrf.encode(), expected.encode())
+
+
+def _refused(request: Request, visit: Visit) -> Response:
+    message = "This form has expired or did not come from this site. Reload the page and try again."
+    return respond(request, visit, Page(visit.site.pages.error(visit.viewer, 403, message), 403))
+
+
+async def home(request: Request, services: ServicesDep) -> Response:
+    """The start page, for ``/`` when a browser asks."""
+    found = await visit(request, services)
+    return respond(request, found, found.site.home(found.viewer))
+
+
+@router.get("/search")
+def search(request: Request, visit: VisitDep, q: Annotated[str, Query(max_length=2_000)] = "") -> Response:
+    return respond(request, visit, visit.site.search(visit.viewer, q))
+
+
+@router.get("/signin")
+def signin_form(request: Request, visit: VisitDep, next: Annotated[str, Query(max_length=2_000)] = "/") -> Response:
+    return respond(request, visit, visit.site.signin_form(visit.viewer, next))
+
+
+@router.post("/signin")
+def signin(request: Request, visit: VisitDep, apikey: Short, csrf: Short, next: Short = "/") -> Response:
+    if _forged(visit, csrf):
+        return _refused(request, visit)
+    outcome = visit.site.signin(visit.viewer, apikey, next)
+    if not isinstance(outcome, SignedIn):
+        return respond(request, visit, outcome)
+    response = respond(request, visit, Redirect(outcome.location))
+    response.set_cookie(
+        SESSION_COOKIE,
+        outcome.token,
+        httponly=True,
+        samesite="strict",
+        secure=_secure(request),
+        path="/",
+        max_age=12 * 3600,
+    )
+    return response
+
+
+@router.post("/signout")
+def signout(request: Request, visit: VisitDep, csrf: Short) -> Response:
+    if _forged(visit, csrf):
+        return _refused(request, visit)
+    visit.site.sessions.close(request.cookies.get(SESSION_COOKIE))
+    response = respond(request, visit, Redirect("/"))
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict", secure=_secure(request))
+    return response
+
+
+@router.get("/review")
+def queue(request: Request, visit: VisitDep, status: Annotated[str, Query(max_length=40)] = "pending") -> Response:
+    return respond(request, visit, visit.site.queue(visit.viewer, status))
+
+
+@router.get("/review/{change_id}")
+def change(request: Request, visit: VisitDep, change_id: int) -> Response:
+    return respond(request, visit, visit.site.change(visit.viewer, change_id))
+
+
+@router.post("/review/{change_id}/approve")
+def approve(request: Request, visit: VisitDep, change_id: int, csrf: Short, batch_title: Short = "") -> Response:
+    if _forged(visit, csrf):
+        return _refused(request, visit)
+    return respond(request, visit, visit.site.decide(visit.viewer, change_id, approve=True, text=batch_title))
+
+
+@router.post("/review/{change_id}/reject")
+def reject(request: Request, visit: VisitDep, change_id: int, csrf: Short, reason: Short = "") -> Response:
+    if _forged(visit, csrf):
+        return _refused(request, visit)
+    return respond(request, visit, visit.site.decide(visit.viewer, change_id, approve=False, text=reason))
+
+
+@router.post("/review/{change_id}/apply")
+def apply(request: Request, visit: VisitDep, change_id: int, csrf: Short, job_id: Short = "") -> Response:
+    if _forged(visit, csrf):
+        return _refused(request, visit)
+    return respond(request, visit, visit.site.apply(visit.viewer, change_id, job_id))
+
+
+@router.get("/propose/{category}")
+def propose_form(
+    request: Request, visit: VisitDep, category: str, name: Annotated[str, Query(max_length=2_000)] = ""
+) -> Response:
+    return respond(request, visit, visit.site.propose_form(visit.viewer, category, name))
+
+
+@router.post("/propose/{category}")
+def propose(
+    request: Request, visit: VisitDep, category: str, csrf: Short, record: Text, editing: Short = ""
+) -> Response:
+    if _forged(visit, csrf):
+        return _refused(request, visit)
+    return respond(request, visit, visit.site.propose(visit.viewer, category, record, editing))
+
+
+@router.get("/text_generation/groups/health")
+def health(request: Request, visit: VisitDep, issue_type: Annotated[str, Query(max_length=80)] = "") -> Response:
+    return respond(request, visit, visit.site.health(visit.viewer, issue_type))
+
+
+@router.get("/text_generation/group/{name:path}")
+def group(request: Request, visit: VisitDep, name: str) -> Response:
+    return respond(request, visit, visit.site.group(visit.viewer, name))
+
+
+@router.get("/{category}/model/{name:path}")
+async def model(request: Request, visit: VisitDep, category: str, name: str) -> Response:
+    return respond(request, visit, await visit.site.model(visit.viewer, category, name))
+
+
+@router.get("/{category}/statistics")
+async def statistics(request: Request, visit: VisitDep, category: str) -> Response:
+    return respond(request, visit, await visit.site.statistics(visit.viewer, category))
+
+
+@router.get("/{category}/deletion-risk")
+async def risk(
+    request: Request,
+    visit: VisitDep,
+    category: str,
+    preset: Annotated[str, Query(max_length=80)] = "",
+    chosen: Annotated[str, Query(alias="category", max_length=80)] = "",
+) -> Response:
+    if chosen and chosen != category:  # the form's category select
+        target = f"/ui/{quote(chosen)}/deletion-risk" + (f"?preset={quote(preset)}" if preset else "")
+        return respond(request, visit, Redirect(target))
+    return respond(request, visit, await visit.site.risk(visit.viewer, category, preset))
+
+
+@router.get("/{category}")
+def category(request: Request, visit: VisitDep, category: str) -> Response:
+    query: dict[str, list[str]] = {}
+    for key, value in request.query_params.multi_items():
+        query.setdefault(key, []).append(value)
+    return respond(request, visit, visit.site.category(visit.viewer, category, query))

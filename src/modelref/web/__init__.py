@@ -1,0 +1,1 @@
+"""The web UI: pages rendered on the server from the same services the API routes call."""

@@ -1,0 +1,416 @@
+"""The UI's pages: each gathers what it shows from the services the API routes use and renders a template.
+
+Nothing here knows HTTP: a page is a function of the services, who is looking (``Viewer``) and its typed
+inputs, and returns HTML. Every value from the data reaches the page through Jinja2's autoescaping.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import orjson
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
+
+from modelref.domain.audit import ChangeStatus
+from modelref.domain.categories import Category
+from modelref.domain.changes import FieldDiff, PendingChangeDiff, PendingChangeRecord
+from modelref.domain.convert import has_legacy_format, legacy_view
+from modelref.domain.deployment import Deployment
+from modelref.domain.info import ReplicaStatus
+from modelref.domain.query import SearchPage, SearchParams, record_fields
+from modelref.domain.records import RECORD_CLASSES
+from modelref.domain.risk import CategoryDeletionRiskResponse, RiskPreset
+from modelref.domain.sessions import WebSession
+from modelref.domain.statistics import CategoryStatistics
+from modelref.domain.textgroups import GroupHealthResponse, GroupMembersResponse
+from modelref.domain.usage import HORDE_KINDS, CombinedModelStatistics, PopularModelResult
+from modelref.errors import ModelRefError
+from modelref.web.charts import bar_chart, split_bar
+
+COLUMNS = (
+    "baseline",
+    "nsfw",
+    "type",
+    "style",
+    "version",
+    "parameters",
+    "text_model_group",
+    "inpainting",
+    "size_on_disk_bytes",
+)
+"""Record fields a category's table shows, in this order, where its record type has them."""
+PAGE_SIZES = (25, 50, 100, 200)
+FILTERS = tuple(SearchParams.model_fields)
+
+
+@dataclass(frozen=True, slots=True)
+class Viewer:
+    """Who is looking and where: the session (None: signed out), the token forms carry, the deployment."""
+
+    session: WebSession | None
+    csrf: str
+    deployment: Deployment
+    replica: ReplicaStatus | None = None
+    path: str = "/"
+
+    @property
+    def writable(self) -> bool:
+        return self.deployment.writable
+
+
+@dataclass(frozen=True, slots=True)
+class Browse:
+    """The category browser's form as the URL gives it: the search parameters, or why they are refused."""
+
+    params: SearchParams
+    raw: Mapping[str, str | list[str]] = field(default_factory=dict)
+    error: str | None = None
+
+
+def model_url(category: Category | str, name: str) -> str:
+    return f"/ui/{Category(category).value}/model/{quote(name, safe='/')}"
+
+
+def group_url(name: str) -> str:
+    return f"/ui/text_generation/group/{quote(name, safe='/')}"
+
+
+def _size(value: Any) -> str:
+    if not isinstance(value, int | float) or value <= 0:
+        return ""
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if value < 1024 or unit == "TB":
+            return f"{value:,.0f} {unit}" if unit == "B" else f"{value:,.1f} {unit}"
+        value /= 1024
+    return ""
+
+
+def _when(value: float | int | None) -> str:
+    if not value:
+        return "—"
+    return datetime.fromtimestamp(float(value), UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _json(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_INDENT_2).decode()
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return f"{value:,}"
+    if isinstance(value, list | dict):
+        return _json(value) if isinstance(value, dict) else ", ".join(str(v) for v in value)
+    return str(value)
+
+
+class Pages:
+    """Renders every page; one per app."""
+
+    def __init__(self) -> None:
+        self.env = Environment(
+            loader=PackageLoader("modelref.web", "templates"),
+            autoescape=select_autoescape(default=True, default_for_string=True),
+            undefined=StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        self.env.filters.update(size=_size, when=_when, json=_json, cell=_cell)
+        self.env.globals.update(
+            model_url=model_url, group_url=group_url, categories=list(Category), quote=quote, urlencode=urlencode
+        )
+
+    def render(self, template: str, viewer: Viewer, **context: Any) -> str:
+        return self.env.get_template(template).render(viewer=viewer, **context)
+
+    # -- reading ------------------------------------------------------------------------------------------------
+
+    def home(self, viewer: Viewer, rows: Sequence[CategoryRow]) -> str:
+        return self.render("home.html", viewer, rows=rows, title="Model reference")
+
+    def search(self, viewer: Viewer, query: str, page: SearchPage | None, error: str | None) -> str:
+        return self.render("search.html", viewer, query=query, page=page, error=error, title=f"Search: {query}")
+
+    def category(
+        self, viewer: Viewer, category: Category, browse: Browse, page: SearchPage | None, **facts: Any
+    ) -> str:
+        record_type = RECORD_CLASSES[category]
+        fields = record_fields(record_type)
+        columns = [c for c in COLUMNS if c in fields]
+        params = browse.params
+        raw = {k: v for k, v in browse.raw.items() if v not in ("", [])}
+
+        def link(**changes: Any) -> str:
+            merged: dict[str, Any] = {**raw, **changes}
+            merged = {k: v for k, v in merged.items() if v not in (None, "", [], False)}
+            return f"/ui/{category.value}?" + urlencode(merged, doseq=True)
+
+        return self.render(
+            "category.html",
+            viewer,
+            title=category.value,
+            category=category,
+            columns=columns,
+            sortable=sorted(fields),
+            params=params,
+            raw=browse.raw,
+            error=browse.error,
+            page=page,
+            link=link,
+            page_sizes=PAGE_SIZES,
+            text=category is Category.TEXT_GENERATION,
+            image=category is Category.IMAGE_GENERATION,
+            **facts,
+        )
+
+    def model(
+        self,
+        viewer: Viewer,
+        category: Category,
+        key: str,
+        document: Mapping[str, Any],
+        *,
+        usage: CombinedModelStatistics | None,
+        group: GroupMembersResponse | None,
+        history: Sequence[Any],
+    ) -> str:
+        legacy: Any = None
+        if has_legacy_format(category):
+            try:
+                legacy = legacy_view(category, key, dict(document))
+            except ModelRefError as error:
+                legacy = {"error": error.detail}
+        config = document.get("config")
+        downloads = config.get("download", []) if isinstance(config, Mapping) else []
+        return self.render(
+            "model.html",
+            viewer,
+            title=key,
+            category=category,
+            key=key,
+            document=document,
+            fields=[(k, v) for k, v in document.items() if k != "config"],
+            downloads=[d for d in downloads if isinstance(d, Mapping)],
+            legacy=legacy,
+            usage=usage,
+            usage_supported=category in HORDE_KINDS,
+            group=group,
+            history=history,
+        )
+
+    def group(self, viewer: Viewer, group: GroupMembersResponse) -> str:
+        return self.render("group.html", viewer, title=f"Group {group.group_name}", group=group)
+
+    def statistics(
+        self, viewer: Viewer, statistics: CategoryStatistics, ranking: list[PopularModelResult] | None
+    ) -> str:
+        category = statistics.category
+        charts: list[tuple[Markup, list[tuple[str, Any]]]] = []
+        baselines = [(s.baseline, s.count) for s in statistics.baseline_distribution.values()]
+        baselines.sort(key=lambda row: (-row[1], row[0]))
+        charts.append((bar_chart("Models per baseline", baselines), baselines))
+        split = [("SFW", statistics.sfw_count), ("NSFW", statistics.nsfw_count)]
+        charts.append((split_bar("NSFW split", split), split))
+        if statistics.top_styles:
+            styles = [(s.tag, s.count) for s in statistics.top_styles]
+            charts.append((bar_chart("Styles", styles), styles))
+        if statistics.top_tags:
+            tags = [(s.tag, s.count) for s in statistics.top_tags]
+            charts.append((bar_chart("Top tags", tags), tags))
+        buckets = [(b.bucket_label, b.count) for b in statistics.parameter_buckets if b.count]
+        if buckets:
+            charts.append((bar_chart("Models per parameter count", buckets), buckets))
+        hosts = sorted(statistics.download_stats.hosts.items(), key=lambda row: (-row[1], row[0]))
+        if hosts:
+            charts.append((bar_chart("Download hosts", hosts), hosts))
+        usage_chart = None
+        if ranking:
+            rows = [(r.name, r.stats.usage_stats.month if r.stats.usage_stats else 0) for r in ranking]
+            usage_chart = (
+                bar_chart("Requests this month", rows, href=lambda name: model_url(category, name)),
+                rows,
+            )
+        return self.render(
+            "statistics.html",
+            viewer,
+            title=f"{category.value} statistics",
+            category=category,
+            statistics=statistics,
+            charts=charts,
+            usage_chart=usage_chart,
+            usage_supported=category in HORDE_KINDS,
+        )
+
+    def risk(
+        self,
+        viewer: Viewer,
+        category: Category,
+        preset: RiskPreset | None,
+        report: CategoryDeletionRiskResponse | None,
+        error: str | None,
+    ) -> str:
+        return self.render(
+            "risk.html",
+            viewer,
+            title=f"{category.value} deletion risk",
+            category=category,
+            preset=preset,
+            presets=list(RiskPreset),
+            report=report,
+            error=error,
+            categories_with_usage=list(HORDE_KINDS),
+        )
+
+    def health(self, viewer: Viewer, health: GroupHealthResponse, kind: str | None) -> str:
+        issues = [i for i in health.issues if kind is None or i.issue_type == kind]
+        return self.render(
+            "health.html",
+            viewer,
+            title="Text group health",
+            health=health,
+            issues=issues,
+            kind=kind,
+            kinds=sorted(health.issue_counts_by_type),
+        )
+
+    # -- writing ------------------------------------------------------------------------------------------------
+
+    def signin(self, viewer: Viewer, message: str | None, next_path: str) -> str:
+        return self.render("signin.html", viewer, title="Sign in", message=message, next_path=next_path)
+
+    def read_only(self, viewer: Viewer, what: str) -> str:
+        return self.render("read_only.html", viewer, title="Read-only", what=what)
+
+    def queue(self, viewer: Viewer, changes: Sequence[PendingChangeRecord], status: ChangeStatus) -> str:
+        batches: dict[int | None, list[PendingChangeRecord]] = {}
+        for change in changes:
+            batches.setdefault(change.batch_id, []).append(change)
+        return self.render(
+            "queue.html",
+            viewer,
+            title="Review queue",
+            changes=changes,
+            batches=batches,
+            status=status,
+            statuses=list(ChangeStatus),
+        )
+
+    def change(
+        self,
+        viewer: Viewer,
+        change: PendingChangeRecord,
+        diff: PendingChangeDiff,
+        message: str | None = None,
+    ) -> str:
+        rows = _side_by_side(diff.current_state, diff.proposed_state, diff.field_diffs)
+        return self.render(
+            "change.html",
+            viewer,
+            title=f"Change {change.change_id}",
+            change=change,
+            diff=diff,
+            rows=rows,
+            message=message,
+            job_id=f"ui-{change.change_id}-{int(time.time())}",
+        )
+
+    def propose(
+        self,
+        viewer: Viewer,
+        category: Category,
+        draft: str,
+        *,
+        editing: str | None,
+        errors: Sequence[FieldError] = (),
+        message: str | None = None,
+    ) -> str:
+        annotated: list[tuple[str, str, list[str]]] = []
+        if errors:
+            try:
+                parsed = orjson.loads(draft)
+            except orjson.JSONDecodeError:
+                parsed = None
+            by_field: dict[str, list[str]] = {}
+            for error in errors:
+                by_field.setdefault(error.field.split(".", 1)[0], []).append(error.message)
+            if isinstance(parsed, dict):
+                annotated = [(k, _json(v), by_field.pop(k, [])) for k, v in parsed.items()]
+            annotated += [(k, "(missing)", messages) for k, messages in by_field.items()]
+        return self.render(
+            "propose.html",
+            viewer,
+            annotated=annotated,
+            title=f"Propose {'an edit of ' + editing if editing else 'a new ' + category.value + ' record'}",
+            category=category,
+            draft=draft,
+            editing=editing,
+            errors=errors,
+            message=message,
+        )
+
+    def error(self, viewer: Viewer, status: int, message: str) -> str:
+        return self.render("error.html", viewer, title=f"Error {status}", status=status, message=message)
+
+
+@dataclass(frozen=True, slots=True)
+class CategoryRow:
+    """A category on the home page."""
+
+    category: Category
+    count: int
+    last_updated: float | None
+    received: bool
+
+
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    """A validation error as the propose form shows it: where, and what is wrong."""
+
+    field: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class DiffRow:
+    """One line of the side-by-side diff: a field, its current and proposed value, and how it changed."""
+
+    field: str
+    current: str
+    proposed: str
+    change: str
+
+
+def _side_by_side(current: Mapping[str, Any] | None, proposed: Any, diffs: Sequence[FieldDiff]) -> list[DiffRow]:
+    """Every top-level field of either side; changed ones marked (the diff's leaves name their top field)."""
+    changed = {d.field_path.split(".", 1)[0]: d.change_type.value for d in diffs}
+    before = dict(current or {})
+    after = dict(proposed) if isinstance(proposed, Mapping) else {}
+    rows = []
+    for key in dict.fromkeys([*before, *after]):
+        rows.append(
+            DiffRow(
+                field=key,
+                current="" if key not in before else _json(before[key]),
+                proposed="" if key not in after else _json(after[key]),
+                change=changed.get(key, ""),
+            )
+        )
+    return rows
+
+
+def field_errors(errors: Sequence[Mapping[str, Any]]) -> list[FieldError]:
+    """pydantic's errors as the form shows them: the field path (``body`` left out) and the message."""
+    found = []
+    for error in errors:
+        location = [str(part) for part in error.get("loc", ()) if part != "body"]
+        found.append(FieldError(".".join(location) or "(record)", str(error.get("msg", "invalid"))))
+    return found
