@@ -202,8 +202,13 @@ def propose(
 
 
 @router.get("/text_generation/groups/health")
-def health(request: Request, visit: VisitDep, issue_type: Annotated[str, Query(max_length=80)] = "") -> Response:
-    return respond(request, visit, visit.site.health(visit.viewer, issue_type))
+def health(
+    request: Request,
+    visit: VisitDep,
+    issue_type: Annotated[str, Query(max_length=80)] = "",
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> Response:
+    return respond(request, visit, visit.site.health(visit.viewer, issue_type, offset))
 
 
 @router.get("/text_generation/group/{name:path}")
@@ -228,11 +233,12 @@ async def risk(
     category: str,
     preset: Annotated[str, Query(max_length=80)] = "",
     chosen: Annotated[str, Query(alias="category", max_length=80)] = "",
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> Response:
     if chosen and chosen != category:  # the form's category select
         target = f"/ui/{quote(chosen)}/deletion-risk" + (f"?preset={quote(preset)}" if preset else "")
         return respond(request, visit, Redirect(target))
-    return respond(request, visit, await visit.site.risk(visit.viewer, category, preset))
+    return respond(request, visit, await visit.site.risk(visit.viewer, category, preset, offset))
 
 
 @router.get("/{category}")

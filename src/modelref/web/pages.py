@@ -46,6 +46,8 @@ COLUMNS = (
 )
 """Record fields a category's table shows, in this order, where its record type has them."""
 PAGE_SIZES = (25, 50, 100, 200)
+HEALTH_PAGE = 100
+RISK_PAGE = 100
 FILTERS = tuple(SearchParams.model_fields)
 
 
@@ -145,7 +147,8 @@ class Pages:
     ) -> str:
         record_type = RECORD_CLASSES[category]
         fields = record_fields(record_type)
-        columns = [c for c in COLUMNS if c in fields]
+        hits = page.hits if page is not None else []
+        columns = [c for c in COLUMNS if c in fields and any(h.document.get(c) not in (None, "", []) for h in hits)]
         params = browse.params
         raw = {k: v for k, v in browse.raw.items() if v not in ("", [])}
 
@@ -198,7 +201,7 @@ class Pages:
             category=category,
             key=key,
             document=document,
-            fields=[(k, v) for k, v in document.items() if k != "config"],
+            fields=[(k, v) for k, v in document.items() if k not in ("config", "description")],
             downloads=[d for d in downloads if isinstance(d, Mapping)],
             legacy=legacy,
             usage=usage,
@@ -214,31 +217,29 @@ class Pages:
         self, viewer: Viewer, statistics: CategoryStatistics, ranking: list[PopularModelResult] | None
     ) -> str:
         category = statistics.category
-        charts: list[tuple[Markup, list[tuple[str, Any]]]] = []
+        charts: list[Chart] = []
         baselines = [(s.baseline, s.count) for s in statistics.baseline_distribution.values()]
         baselines.sort(key=lambda row: (-row[1], row[0]))
-        charts.append((bar_chart("Models per baseline", baselines), baselines))
-        split = [("SFW", statistics.sfw_count), ("NSFW", statistics.nsfw_count)]
-        charts.append((split_bar("NSFW split", split), split))
-        if statistics.top_styles:
-            styles = [(s.tag, s.count) for s in statistics.top_styles]
-            charts.append((bar_chart("Styles", styles), styles))
-        if statistics.top_tags:
-            tags = [(s.tag, s.count) for s in statistics.top_tags]
-            charts.append((bar_chart("Top tags", tags), tags))
+        charts.append(Chart("Models per baseline", bar_chart("Models per baseline", baselines), baselines))
+        split: list[tuple[str, Any]] = [("SFW", statistics.sfw_count), ("NSFW", statistics.nsfw_count)]
+        charts.append(Chart("NSFW and SFW models", split_bar("NSFW and SFW models", split), split))
+        for title, found in (("Styles", statistics.top_styles), ("Most used tags", statistics.top_tags)):
+            if found:
+                rows = [(s.tag, s.count) for s in found]
+                charts.append(Chart(title, bar_chart(title, rows), rows))
         buckets = [(b.bucket_label, b.count) for b in statistics.parameter_buckets if b.count]
         if buckets:
-            charts.append((bar_chart("Models per parameter count", buckets), buckets))
+            charts.append(
+                Chart("Models per parameter count", bar_chart("Models per parameter count", buckets), buckets)
+            )
         hosts = sorted(statistics.download_stats.hosts.items(), key=lambda row: (-row[1], row[0]))
         if hosts:
-            charts.append((bar_chart("Download hosts", hosts), hosts))
+            charts.append(Chart("Download hosts", bar_chart("Download hosts", hosts), hosts))
         usage_chart = None
         if ranking:
-            rows = [(r.name, r.stats.usage_stats.month if r.stats.usage_stats else 0) for r in ranking]
-            usage_chart = (
-                bar_chart("Requests this month", rows, href=lambda name: model_url(category, name)),
-                rows,
-            )
+            used = [(r.name, r.stats.usage_stats.month if r.stats.usage_stats else 0) for r in ranking]
+            title = "Requests this month, the 20 most used models"
+            usage_chart = Chart(title, bar_chart(title, used, href=lambda name: model_url(category, name)), used)
         return self.render(
             "statistics.html",
             viewer,
@@ -258,9 +259,14 @@ class Pages:
         report: CategoryDeletionRiskResponse | None,
         error: str | None,
     ) -> str:
+        def link(at: int) -> str:
+            return f"/ui/{category.value}/deletion-risk?" + urlencode({"preset": preset or "", "offset": at})
+
         return self.render(
             "risk.html",
             viewer,
+            link=link,
+            page_size=RISK_PAGE,
             title=f"{category.value} deletion risk",
             category=category,
             preset=preset,
@@ -270,14 +276,23 @@ class Pages:
             categories_with_usage=list(HORDE_KINDS),
         )
 
-    def health(self, viewer: Viewer, health: GroupHealthResponse, kind: str | None) -> str:
+    def health(self, viewer: Viewer, health: GroupHealthResponse, kind: str | None, offset: int) -> str:
         issues = [i for i in health.issues if kind is None or i.issue_type == kind]
+        offset = max(0, min(offset, len(issues)))
+
+        def link(at: int) -> str:
+            return "/ui/text_generation/groups/health?" + urlencode({"issue_type": kind or "", "offset": at})
+
         return self.render(
             "health.html",
             viewer,
             title="Text group health",
             health=health,
-            issues=issues,
+            issues=issues[offset : offset + HEALTH_PAGE],
+            total=len(issues),
+            offset=offset,
+            page_size=HEALTH_PAGE,
+            link=link,
             kind=kind,
             kinds=sorted(health.issue_counts_by_type),
         )
@@ -359,6 +374,15 @@ class Pages:
 
     def error(self, viewer: Viewer, status: int, message: str) -> str:
         return self.render("error.html", viewer, title=f"Error {status}", status=status, message=message)
+
+
+@dataclass(frozen=True, slots=True)
+class Chart:
+    """A chart with its title (shown as its caption) and the numbers it draws (shown in a table beside it)."""
+
+    title: str
+    svg: Markup
+    rows: list[tuple[str, Any]]
 
 
 @dataclass(frozen=True, slots=True)

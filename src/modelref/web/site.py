@@ -25,7 +25,7 @@ from modelref.domain.query import SearchParams, SearchQuery
 from modelref.domain.queue import ApplyPendingChangeRequest, PendingBatchRequest
 from modelref.domain.risk import DeletionRiskParams, RiskPreset
 from modelref.domain.sessions import WebSession
-from modelref.domain.usage import HORDE_KINDS, PopularParams
+from modelref.domain.usage import HORDE_KINDS, PopularParams, PopularSort
 from modelref.errors import InvalidBody, ModelRefError, NotFound, Unauthorized
 from modelref.services.apply import Applier
 from modelref.services.auth import Auth, Authorizer, Role
@@ -36,7 +36,7 @@ from modelref.services.reads import Reads
 from modelref.services.review import Review
 from modelref.services.sessions import Sessions
 from modelref.services.textutils import TextTools
-from modelref.web.pages import Browse, CategoryRow, Pages, Viewer, field_errors, model_url
+from modelref.web.pages import RISK_PAGE, Browse, CategoryRow, Pages, Viewer, field_errors, model_url
 
 log = logging.getLogger(__name__)
 
@@ -176,12 +176,13 @@ class Site:
             return Page(self.pages.error(viewer, 404, f"There is no model category '{name[:80]}'."), 404)
         try:
             statistics = self.reads.snapshot(category).statistics(grouped=False)
-            ranking = await self.live.ranking(category, PopularParams(limit=20)) if category in HORDE_KINDS else None
+            wanted = PopularParams(limit=20, sort_by=PopularSort.USAGE_MONTH)
+            ranking = await self.live.ranking(category, wanted) if category in HORDE_KINDS else None
         except ModelRefError as error:
             return self._error(viewer, error)
         return Page(self.pages.statistics(viewer, statistics, ranking))
 
-    async def risk(self, viewer: Viewer, name: str, preset: str) -> Page:
+    async def risk(self, viewer: Viewer, name: str, preset: str, offset: int) -> Page:
         category = _category(name)
         if category not in HORDE_KINDS:
             message = "Deletion risk is analysed for image_generation and text_generation only."
@@ -191,17 +192,18 @@ class Site:
         if preset and chosen is None:
             return Page(self.pages.risk(viewer, category, None, None, f"Unknown preset '{preset[:80]}'."), 400)
         try:
-            report = await self.live.risk_report(category, DeletionRiskParams(preset=preset or None, limit=500))
+            params = DeletionRiskParams(preset=preset or None, limit=RISK_PAGE, offset=max(0, offset))
+            report = await self.live.risk_report(category, params)
         except ModelRefError as error:
             return Page(self.pages.risk(viewer, category, chosen, None, error.detail), self.status_of(error))
         return Page(self.pages.risk(viewer, category, chosen, report, None))
 
-    def health(self, viewer: Viewer, kind: str) -> Page:
+    def health(self, viewer: Viewer, kind: str, offset: int) -> Page:
         try:
             health = self.text.health()
         except ModelRefError as error:
             return self._error(viewer, error)
-        return Page(self.pages.health(viewer, health, kind or None))
+        return Page(self.pages.health(viewer, health, kind or None, offset))
 
     # -- signing in ---------------------------------------------------------------------------------------------
 

@@ -35,3 +35,8 @@ if (editor) {
     catch (error) { note.textContent = "Not valid JSON yet: " + error.message; }
   });
 }
+
+// On a phone the results come first: the filters fold away (one tap opens them).
+for (const box of document.querySelectorAll("details.filters-box")) {
+  if (window.matchMedia("(max-width: 40rem)").matches) box.open = false;
+}
