@@ -93,7 +93,7 @@ def respond(request: Request, visit: Visit, outcome: Outcome) -> Response:
     response.headers["Cache-Control"] = "no-store"
     if visit.new_csrf is not None:
         response.set_cookie(
-            CSRF_COOKIE, visit.new_csrf, httponly=True, samesite="strict", secure=_secure(request), path="/ui"
+            CSRF_COOKIE, visit.new_csrf, httponly=True, samesite="strict", secure=_secure(request), path="/"
         )
     return response
 
@@ -131,6 +131,7 @@ def signin(request: Request, visit: VisitDep, apikey: Short, csrf: Short, next: 
     outcome = visit.site.signin(visit.viewer, apikey, next)
     if not isinstance(outcome, SignedIn):
         return respond(request, visit, outcome)
+    visit.site.sessions.close(request.cookies.get(SESSION_COOKIE))  # a new sign-in replaces the old session
     response = respond(request, visit, Redirect(outcome.location))
     response.set_cookie(
         SESSION_COOKIE,
