@@ -597,10 +597,20 @@ class FakePrimary:
         self.structure: dict[str, Any] | None = {"aliases": {}, "families": {}, "schemas": {}}
         """None: its routes answer 500."""
         self.seen: list[tuple[str, int]] = []
+        self._connections: set[socket.socket] = set()
+        """The connections open now (a client keeps its connection between requests)."""
         fake = self
 
         class _Handler(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+
+            def setup(self) -> None:
+                super().setup()
+                fake._connections.add(self.connection)
+
+            def finish(self) -> None:
+                fake._connections.discard(self.connection)
+                super().finish()
 
             def do_GET(self) -> None:
                 status, headers, body = fake._answer(self.path, self.headers.get("If-None-Match"))
@@ -694,10 +704,14 @@ class FakePrimary:
         return self
 
     def stop(self) -> None:
-        """Go away: its port refuses connections from now on (idempotent)."""
+        """Go away, as a process that ends: the connections open are closed, and its port refuses new ones
+        (idempotent)."""
         if self.thread.is_alive():
             self.server.shutdown()
             self.server.server_close()
+        for connection in list(self._connections):
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
 
     def __exit__(self, *exc: object) -> None:
         self.stop()

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from modelref.domain.textgroups import (
     ComposeNameRequest,
     DetectFamiliesParams,
+    TextStructureDocument,
+    alias_conflicts,
     compose_name,
     detect_families,
     group_members,
@@ -127,14 +131,17 @@ def test_compose_of_parse_gives_the_name_back(
     if author:
         name = f"{author}/{name}"
     parsed = parse_name(name)
+    assert (parsed.size, parsed.variant, parsed.version, parsed.quant) == (size, variant, version, quant)
+    prefix = f"{author}/" if author else ""
+    assert parsed.base_name.startswith(prefix)
     request = ComposeNameRequest(
-        base_name=parsed.base_name,
+        author=author,  # given apart, as a form does: the base without it
+        base_name=parsed.base_name.removeprefix(prefix),
         size=parsed.size or "",
         variant=parsed.variant,
         version=parsed.version,
         quant=parsed.quant,
     )
-    assert (parsed.size, parsed.variant, parsed.version, parsed.quant) == (size, variant, version, quant)
     assert compose_name(request, {name}).composed_name == name
     assert compose_name(request, {name}).already_exists
 
@@ -144,12 +151,80 @@ def test_compose_of_parse_gives_the_name_back(
 @example("koboldcpp/")
 @example("/")
 @example("\x00\ud7ff\U0010ffff")
-def test_any_string_parses_and_its_parts_compose(name: str) -> None:
+@example("4.2.0-Broken-Tutu-24B-v1-Q4_K_M-Instruct-08-2024")
+def test_any_string_parses_into_parts_taken_out_of_it(name: str) -> None:
     parsed = parse_name(name)
     assert parsed.original_name == name
     assert parsed.base_name  # never empty: the name itself when nothing is left
-    for part in (parsed.size, parsed.variant, parsed.version, parsed.quant):
-        assert part is None or part.upper() in name.upper()
-    if parsed.size:
-        composed = compose_name(ComposeNameRequest(base_name=parsed.base_name, size=parsed.size), set())
-        assert composed.composed_name.startswith(parsed.base_name)
+    parts = [p for p in (parsed.size, parsed.variant, parsed.version, parsed.quant) if p]
+    for part in parts:
+        assert part.upper() in name.upper()
+    if parsed.base_name != name:  # each part was cut out of the name, so none is left in the base as well
+        taken = sum(map(len, parts)) + sum(len(e.value) for e in parsed.extras)
+        assert len(parsed.base_name) + taken <= len(name)
+
+
+PART_VALUES = st.text(st.characters(blacklist_categories=["Cs"], blacklist_characters="/"), min_size=1, max_size=8)
+
+
+@given(
+    st.fixed_dictionaries(
+        dict.fromkeys(("base", "size"), PART_VALUES),
+        optional=dict.fromkeys(("variant", "version", "quant"), PART_VALUES),
+    ),
+    st.permutations(["base", "size", "variant", "version", "quant"]).flatmap(
+        lambda order: st.integers(1, 5).map(lambda n: order[:n])
+    ),
+    st.sampled_from(["-", "_", " ", "", "--"]),
+    st.none() | st.from_regex(r"[a-z]{1,8}", fullmatch=True),
+)
+@settings(max_examples=500)
+def test_compose_joins_the_given_parts_in_the_order_named(
+    values: dict[str, str], order: list[str], separator: str, author: str | None
+) -> None:
+    named = [values[p] for p in order if p in values]
+    assume(named)  # else the request is refused (below)
+    request = ComposeNameRequest(
+        author=author,
+        base_name=values["base"],
+        size=values["size"],
+        variant=values.get("variant"),
+        version=values.get("version"),
+        quant=values.get("quant"),
+        separator=separator,
+        part_order=[*order, "unknown"],
+    )
+    expected = separator.join(named)
+    assert compose_name(request, set()).composed_name == (f"{author}/{expected}" if author else expected)
+
+
+def test_a_part_order_naming_no_given_part_is_refused() -> None:
+    for order in ([], ["nope"], ["variant", "quant"]):
+        with pytest.raises(ValidationError, match="base, size, variant, version, quant"):
+            ComposeNameRequest(base_name="Model", size="7B", part_order=order)
+    assert ComposeNameRequest(base_name="M", size="7B", separator=None).separator is None
+    assert compose_name(ComposeNameRequest(base_name="M", size="7B", separator=None), set()).composed_name == "M-7B"
+
+
+def test_a_structure_document_keeps_the_rules() -> None:
+    whole = {"aliases": {"A": ["a"]}, "families": {"F": ["A", "B"]}, "schemas": {"A": {"separator": "_"}}}
+    assert TextStructureDocument.model_validate(whole).structure().resolve("a") == "A"
+    broken = [
+        ({}, "Field required"),
+        ({"detail": "maintenance"}, "Field required"),
+        ({**whole, "detail": "x"}, "Extra inputs are not permitted"),
+        ({**whole, "aliases": {"A": ["A"]}}, "'A' is its own alias"),
+        ({**whole, "aliases": {"A": ["x"], "B": ["x"]}}, "alias 'x' is listed under 'A' and 'B'"),
+        ({**whole, "aliases": {"A": []}}, "'A' has an empty alias list"),
+        ({**whole, "families": {"F": []}}, "family 'F' has no member"),
+        ({**whole, "families": {"F": ["A"], "G": ["A"]}}, "group 'A' is listed in family 'F' and 'G'"),
+    ]
+    for document, problem in broken:
+        with pytest.raises(ValidationError, match=problem):
+            TextStructureDocument.model_validate(document)
+
+
+def test_an_alias_may_not_name_a_group_with_members() -> None:
+    problem = alias_conflicts("Llama-3", ["L3", "Marx"], {}, None, set(), {"Marx", "Llama-3"})
+    assert problem == "'Marx' is a group of its own (text models are in it); it cannot be an alias of 'Llama-3'"
+    assert alias_conflicts("Llama-3", ["L3"], {}, None, set(), {"Marx", "Llama-3"}) is None

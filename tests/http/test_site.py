@@ -42,7 +42,10 @@ async def test_the_start_page_is_html_for_browsers_and_json_for_everyone_else(cl
     assert "unsafe-inline" not in page.headers["content-security-policy"]
     assert 'href="/ui/text_generation"' in page.text
     assert f">{REAL_TEXT}<" in page.text.replace(",", "")  # the count of each category
-    assert (await client.get("/")).json()["message"].startswith("Welcome")
+    assert "Accept" in page.headers["vary"]
+    json_root = await client.get("/")
+    assert json_root.json()["message"].startswith("Welcome")
+    assert "Accept" in json_root.headers["vary"]  # a shared cache keeps the two apart
     assert (await client.get("/api/", headers=HTML)).json()["message"].startswith("Welcome")
     assert "<script>" not in page.text.replace('<script src="/static/site.js" defer></script>', "")  # no inline script
     assert (await client.get("/static/site.css")).status_code == 200
@@ -125,9 +128,11 @@ async def test_sign_in_keeps_the_key_on_the_server_behind_a_strict_cookie(
     assert "approver-key" not in cookie
     token = cookie.split(";")[0].split("=", 1)[1]
     with sa.create_engine(f"sqlite:///{tmp_path / 'modelref.sqlite3'}").connect() as conn:
-        rows = conn.execute(sa.text("SELECT token_hash, apikey FROM web_sessions")).all()
-    assert [(len(h), k) for h, k in rows] == [(64, "approver-key")]
+        rows = conn.execute(sa.text("SELECT token_hash, sealed_key FROM web_sessions")).all()
+    assert len(rows) == 1
+    assert len(rows[0][0]) == 64
     assert rows[0][0] != token  # only its hash is kept
+    assert "approver-key" not in rows[0][1]  # the key is sealed under the token
     queue = await writer.get("/ui/review", headers=HTML)
     assert "App" in queue.text
     assert "Review queue" in queue.text
@@ -167,7 +172,8 @@ async def test_a_proposal_from_the_form_is_validated_then_queued(writer: httpx.A
         data={"csrf": csrf, "editing": "ViT-L/14", "record": '{"name": "ViT-L/14", "description": "edited"}'},
         headers=HTML,
     )
-    assert good.status_code == 303
+    assert good.status_code == 202
+    assert 'id="queued"' in good.text
     queued = (await writer.get(f"{V2}/pending_queue/changes", headers=APPROVER)).json()["items"]
     assert [(c["model_name"], c["payload"]["description"]) for c in queued] == [("ViT-L/14", "edited")]
     forged = await writer.post("/ui/propose/clip", data={"csrf": "x" * 43, "record": "{}"}, headers=HTML)
@@ -186,7 +192,7 @@ async def test_an_approver_reviews_approves_and_applies(writer: httpx.AsyncClien
     assert '<tr class=""><th scope="row">config</th>' in page.text  # unchanged fields shown, not marked
     csrf = csrf_of(page.text)
     no_token = await writer.post(f"/ui/review/{change_id}/approve", data={"batch_title": "t"}, headers=HTML)
-    assert no_token.status_code == 422  # the form field is missing altogether
+    assert no_token.status_code == 403  # no token at all is refused like a wrong one
     approved = await writer.post(
         f"/ui/review/{change_id}/approve", data={"csrf": csrf, "batch_title": "UI review"}, headers=HTML
     )
@@ -225,3 +231,60 @@ async def test_a_replica_shows_read_only_pages_and_where_its_data_comes_from(tmp
             model = await client.get("/ui/clip/model/ViT-L/14", headers=HTML)
             assert model.status_code == 200
             assert "Propose an edit" not in model.text
+
+
+async def test_odd_requests_get_pages_with_the_ui_headers_never_a_500(writer: httpx.AsyncClient) -> None:
+    await sign_in(writer, "approver-key")
+    for path, status in [
+        ("/ui/review/99999999999999999999999", 422),
+        ("/ui/review/abc", 422),
+        ("/ui/text_generation/groups/health?offset=-1", 422),
+        ("/ui/", 404),
+        ("/ui/review/1/approve", 405),
+        ("/ui/text_generation/model/%00", 404),
+        ("/ui/clip?tags_any=" + "x" * 3000, 400),
+    ]:
+        page = await writer.get(path, headers=HTML)
+        assert page.status_code == status, path
+        assert page.headers["content-type"].startswith("text/html"), path
+        assert "script-src 'self'" in page.headers["content-security-policy"], path
+    huge = await writer.post("/ui/review/9223372036854775808/apply", data={"csrf": "x"}, headers=HTML)
+    assert huge.status_code == 422
+    assert (await writer.get("/api/model_references/v2/nope/model/x")).headers["content-type"] == "application/json"
+
+
+async def test_only_web_addresses_are_linked(writer: httpx.AsyncClient) -> None:
+    record = {
+        "name": "Linked",
+        "record_type": "blip",
+        "config": {"download": [{"file_name": "a.pt", "file_url": "javascript:alert(1)", "sha256sum": "0" * 64}]},
+    }
+    change_id = (await writer.post(f"{V2}/blip", json=record, headers=REQUESTOR)).json()["change_id"]
+    await writer.post(
+        f"{V2}/pending_queue/batches", json={"batch_title": "x", "approved_ids": [change_id]}, headers=APPROVER
+    )
+    assert (
+        await writer.post(f"{V2}/pending_queue/changes/{change_id}/apply", json={}, headers=APPROVER)
+    ).status_code == 200
+    page = await writer.get("/ui/blip/model/Linked", headers=HTML)
+    assert 'href="javascript' not in page.text
+    assert "javascript:alert(1)" in page.text  # shown as text
+
+
+async def test_the_history_is_an_approvers_and_the_ui_is_not_shared_across_origins(writer: httpx.AsyncClient) -> None:
+    await sign_in(writer, "requestor-key")
+    page = await writer.get("/ui/clip/model/ViT-L/14", headers=HTML)
+    assert 'id="history"' not in page.text
+    assert "as an approver" in page.text
+    cross = await writer.get("/ui/review", headers={**HTML, "origin": "https://ui.example"})
+    assert "access-control-allow-origin" not in cross.headers
+    api = await writer.get(f"{V2}/clip", headers={"origin": "https://ui.example"})
+    assert api.headers["access-control-allow-origin"] == "https://ui.example"  # the API keeps its CORS
+
+
+async def test_repeated_tag_filters_stay_in_the_pager(client: httpx.AsyncClient) -> None:
+    page = await client.get("/ui/image_generation?tags_any=anime&tags_any=furry&limit=25", headers=HTML)
+    assert "tags_any=anime%2Cfurry" in page.text  # both tags in every link
+    assert 'value="anime,furry"' in page.text
+    past = await client.get("/ui/image_generation?offset=100000", headers=HTML)
+    assert "none on this page" in past.text

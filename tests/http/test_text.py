@@ -66,6 +66,24 @@ async def test_compose_name(client: httpx.AsyncClient) -> None:
         {"base_name": "x", "size": "7B", "bogus": 1},
     ):
         assert (await client.post(f"{TEXT}/compose_name", json=bad)).status_code == 422
+    null_separator = {"base_name": "Model", "size": "7B", "quant": "Q4", "separator": None}
+    assert (await client.post(f"{TEXT}/compose_name", json=null_separator)).json()["composed_name"] == "Model-7B-Q4"
+
+
+async def test_a_part_order_that_names_no_given_part_is_refused(client: httpx.AsyncClient) -> None:
+    for order, problem in (
+        ([], "names none of the parts"),
+        (["nope"], "names none of the parts"),
+        (["variant", "nope"], "names only parts that are not given (variant)"),
+    ):
+        body = {"base_name": "Model", "size": "7B", "part_order": order}
+        answer = await client.post(f"{TEXT}/compose_name", json=body)
+        assert answer.status_code == 422, order
+        message = answer.json()["detail"][0]["msg"]
+        assert problem in message, message
+        assert "base, size, variant, version, quant" in message  # the parts it may name
+    given = {"base_name": "Model", "size": "7B", "variant": "Chat", "part_order": ["variant", "nope"]}
+    assert (await client.post(f"{TEXT}/compose_name", json=given)).json()["composed_name"] == "Chat"
 
 
 async def test_groups_and_baselines(client: httpx.AsyncClient) -> None:
@@ -103,6 +121,17 @@ async def test_a_group(client: httpx.AsyncClient) -> None:
     assert marx["name_format"]["common_author"] == "acrastt"
     assert marx["canonical_count"] == 1
     assert marx["name_schema_is_custom"] is False
+    for path in (
+        f"group/{'x' * 10_001}",
+        "group/a%00b",
+        f"group/{'x' * 10_001}/name_schema",
+        "group/a%00b/name_schema",
+    ):
+        assert (await client.get(f"{TEXT}/{path}")).status_code == 422, path[:40]
+    for path in ("group", "group/name_schema"):
+        for name in ("x" * 10_001, "a\x00b"):
+            assert (await client.get(f"{TEXT}/{path}", params={"name": name})).status_code == 422, path
+    assert (await client.get(f"{TEXT}/group/{'x' * 10_000}")).status_code == 404  # the longest name: looked for
     missing = await client.get(f"{TEXT}/group/nope-nothing")
     assert missing.status_code == 404
     assert missing.json()["detail"] == "No models found in group 'nope-nothing'"

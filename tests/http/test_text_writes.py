@@ -7,6 +7,7 @@ import asyncio
 import httpx
 import pytest
 
+from tests.factories import text_record
 from tests.support import APPROVER, REQUESTOR, STRANGER
 
 pytestmark = pytest.mark.anyio
@@ -97,6 +98,23 @@ async def test_name_exception_set_applied_and_cleared(writer: httpx.AsyncClient)
     assert (await writer.put(f"{TEXT}/{name}/name_exception", json={}, headers=REQUESTOR)).status_code == 422
 
 
+async def test_notes_hold_the_whole_name(writer: httpx.AsyncClient) -> None:
+    group = "Verylongname" * 8  # longer than an error message quotes
+    name = f"LongOrg/{group}-7B"
+    created = await writer.post(f"{V2}/text_generation", json=text_record(name), headers=REQUESTOR)
+    assert created.status_code == 202, created.text
+    change_id = created.json()["change_id"]
+    await writer.post(f"{QUEUE}/batches", json={"batch_title": "b", "approved_ids": [change_id]}, headers=APPROVER)
+    assert (await writer.post(f"{QUEUE}/changes/{change_id}/apply", json={}, headers=APPROVER)).status_code == 200
+    fields = await writer.put(f"{TEXT}/group/{group}/common_fields", json={"style": "x"}, headers=REQUESTOR)
+    assert fields.status_code == 202, fields.text
+    exception = await writer.put(f"{TEXT}/{name}/name_exception", json={"reason": "x"}, headers=REQUESTOR)
+    assert exception.status_code == 202, exception.text
+    notes = {c["change_id"]: c["notes"] for c in await queued(writer)}
+    assert notes[fields.json()["pending_change_ids"][0]] == f"Batch group update for '{group}'"
+    assert notes[exception.json()["pending_change_id"]] == f"Name exception set for '{name}'"
+
+
 ALIASES = f"{TEXT}/aliases"
 
 
@@ -104,29 +122,35 @@ async def test_aliases_are_kept_resolved_and_audited(writer: httpx.AsyncClient) 
     assert (await writer.get(ALIASES)).json() == {"entries": []}
     missing = await writer.get(f"{ALIASES}/Llama-3")
     assert (missing.status_code, missing.json()["detail"]) == (404, "No alias entry for canonical group 'Llama-3'")
-    put = await writer.put(f"{ALIASES}/Llama-3", json={"aliases": ["Meta-Llama-3", "LLaMA3"]}, headers=REQUESTOR)
+    put = await writer.put(f"{ALIASES}/Llama-3", json={"aliases": ["MetaLlama-3", "LLaMA3"]}, headers=REQUESTOR)
     assert put.status_code == 200, put.text
-    assert put.json() == {"canonical": "Llama-3", "aliases": ["Meta-Llama-3", "LLaMA3"]}
+    assert put.json() == {"canonical": "Llama-3", "aliases": ["MetaLlama-3", "LLaMA3"]}
     assert (await writer.get(f"{ALIASES}/Llama-3")).json() == {
         "canonical": "Llama-3",
-        "aliases": ["LLaMA3", "Meta-Llama-3"],
+        "aliases": ["LLaMA3", "MetaLlama-3"],
     }
-    parsed = (await writer.get(f"{TEXT}/parse_name", params={"name": "koboldcpp/Meta-Llama-3-8B-Instruct"})).json()
+    parsed = (await writer.get(f"{TEXT}/parse_name", params={"name": "koboldcpp/MetaLlama-3-8B-Instruct"})).json()
     assert parsed["suggested_group"] == "Llama-3"  # through the alias
     added = await writer.post(f"{ALIASES}/Llama-3/add", json={"alias": "L3"}, headers=REQUESTOR)
-    assert added.json()["aliases"] == ["L3", "LLaMA3", "Meta-Llama-3"]
+    assert added.json()["aliases"] == ["L3", "LLaMA3", "MetaLlama-3"]
     again = await writer.post(f"{ALIASES}/Llama-3/add", json={"alias": "L3"}, headers=REQUESTOR)
     assert again.json() == added.json()  # idempotent
     slash = await writer.put(f"{ALIASES}/org/Group", json={"aliases": ["Other/Name"]}, headers=REQUESTOR)
     assert slash.status_code == 200
     assert (await writer.get(f"{ALIASES}/org/Group")).json()["aliases"] == ["Other/Name"]
-    for alias in ("L3", "LLaMA3", "Meta-Llama-3"):
+    for alias in ("L3", "LLaMA3", "MetaLlama-3"):
         removed = await writer.post(f"{ALIASES}/Llama-3/remove", json={"alias": alias}, headers=REQUESTOR)
         assert removed.status_code == 200
     assert removed.json() == {"canonical": "Llama-3", "aliases": []}
     assert (await writer.get(f"{ALIASES}/Llama-3")).status_code == 404  # the last removal deleted the entry
     assert (await writer.delete(f"{ALIASES}/org/Group", headers=REQUESTOR)).status_code == 204
     assert (await writer.get(ALIASES)).json() == {"entries": []}
+    none = await writer.put(f"{ALIASES}/Llama-3", json={"aliases": []}, headers=REQUESTOR)
+    assert (none.status_code, none.json()) == (200, {"canonical": "Llama-3", "aliases": []})
+    assert (await writer.get(f"{ALIASES}/Llama-3")).status_code == 404  # nothing made
+
+
+GROUP_OF_ITS_OWN = "'{}' is a group of its own (text models are in it); it cannot be an alias of '{}'"
 
 
 async def test_alias_conflicts_are_409_and_change_nothing(writer: httpx.AsyncClient) -> None:
@@ -137,6 +161,8 @@ async def test_alias_conflicts_are_409_and_change_nothing(writer: httpx.AsyncCli
         ("POST", f"{ALIASES}/B/add", {"alias": "B"}, "Cannot alias 'B' to itself"),
         ("POST", f"{ALIASES}/x/add", {"alias": "z"}, "'x' is an alias of 'A'; give the aliases to 'A' instead"),
         ("POST", f"{ALIASES}/C/add", {"alias": "A"}, "'A' has aliases of its own; it cannot be an alias of 'C'"),
+        ("PUT", f"{ALIASES}/C", {"aliases": ["z", "Marx"]}, GROUP_OF_ITS_OWN.format("Marx", "C")),
+        ("POST", f"{ALIASES}/A/add", {"alias": "Meta-Llama-3"}, GROUP_OF_ITS_OWN.format("Meta-Llama-3", "A")),
     ]
     for method, path, body, detail in cases:
         answer = await writer.request(method, path, json=body, headers=REQUESTOR)
@@ -218,12 +244,17 @@ async def test_concurrent_edits_of_one_family(writer: httpx.AsyncClient) -> None
 
 
 async def test_names_no_database_can_hold_are_refused(writer: httpx.AsyncClient) -> None:
-    for path in (f"{ALIASES}/{'x' * 201}", f"{ALIASES}/a%00b", f"{FAMILIES}/{'x' * 201}", f"{FAMILIES}/a%00b"):
-        answer = await writer.put(path, json={"aliases": ["y"], "members": ["y"]}, headers=REQUESTOR)
-        assert answer.status_code == 422, path
+    routes = [(ALIASES, {"aliases": ["y"]}), (FAMILIES, {"members": ["y"]})]
+    for base, body in routes:
+        for name in ("x" * 201, "a%00b"):
+            answer = await writer.put(f"{base}/{name}", json=body, headers=REQUESTOR)
+            assert answer.status_code == 422, (base, name)
+            assert answer.json()["detail"][0]["loc"][0] == "path", answer.text  # the name, not the body
+        control = await writer.put(f"{base}/{'x' * 200}", json=body, headers=REQUESTOR)
+        assert control.status_code == 200, control.text  # the same body under a name that fits
     nul = await writer.put(f"{TEXT}/a%00b/name_exception", json={"reason": "x"}, headers=REQUESTOR)
     assert nul.status_code == 422, nul.text
-    assert (await writer.get(ALIASES)).json() == {"entries": []}
+    assert (await writer.get(ALIASES)).json() == {"entries": [{"canonical": "x" * 200, "aliases": ["y"]}]}
 
 
 async def test_custom_naming_schemas_are_kept_shown_and_removed(writer: httpx.AsyncClient) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from modelref.errors import Unauthorized
-from modelref.services.sessions import LIFETIME, Sessions, token_hash
+from modelref.services.sessions import LIFETIME, Sessions, seal, token_hash, unseal
 from modelref.storage.store import Store
 from tests.factories import horde_auth
 from tests.support import Clock
@@ -21,6 +21,9 @@ def test_a_session_is_found_by_its_token_until_it_expires_or_is_closed(store: St
         assert (opened.username, opened.roles, opened.is_approver) == ("App#2002", ("approver", "requestor"), True)
         found = sessions.find(token)
         assert found == opened
+        assert found is not None
+        assert found.apikey == "approver-key"
+        assert "approver-key" not in repr(found)
         assert sessions.find(token + "x") is None
         assert sessions.find("") is None
         assert sessions.find("y" * 10_000) is None  # never looked up
@@ -43,3 +46,13 @@ def test_a_replica_has_no_sessions() -> None:
         assert not sessions.available
         assert sessions.find("anything") is None
         sessions.close("anything")
+
+
+def test_a_sealed_key_opens_only_with_its_token() -> None:
+    sealed = seal("token-one", "secret-key")
+    assert "secret-key" not in sealed
+    assert seal("token-one", "secret-key") != sealed  # a fresh nonce each time
+    assert unseal("token-one", sealed) == "secret-key"
+    assert unseal("token-two", sealed) is None
+    assert unseal("token-one", "not base64 at all!") is None
+    assert unseal("token-one", sealed[:10]) is None

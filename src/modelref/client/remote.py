@@ -24,7 +24,12 @@ from modelref.domain.inputs import shown
 from modelref.domain.legacy import describe_validation_error
 from modelref.domain.records import RecordBase, parse_record
 from modelref.domain.tags import bare_tag, content_tag, v2_body
-from modelref.domain.textgroups import GroupAliasListResponse, GroupFamilyListResponse, TextStructure
+from modelref.domain.textgroups import (
+    GroupAliasListResponse,
+    GroupFamilyListResponse,
+    TextStructure,
+    TextStructureDocument,
+)
 from modelref.errors import EmptyCategory, InvalidRecord, InvalidSource, error_class
 
 V2 = "/model_references/v2"
@@ -243,23 +248,28 @@ def poll(client: httpx.Client, base_url: str, catalog_tag: str) -> bool:
 def fetch_structure(client: httpx.Client, base_url: str, etag: str | None) -> tuple[TextStructure, str | None] | str:
     """The PRIMARY's text-group structure (aliases, families, custom naming schemas) and its tag, or
     NOT_MODIFIED when *etag* still holds. A PRIMARY without the structure route (the existing service)
-    gives its alias and family lists instead (it has no route listing its naming schemas)."""
+    gives its alias and family lists instead (it has no route listing its naming schemas). An answer that is
+    not a whole structure keeping the rules of DATA.md §16 is a failed source: the structure held stays."""
     url = f"{base_url}{V2}/text_generation/structure"
     response = _get(client, url, etag)
     if response.status_code == 304 and etag:
         return NOT_MODIFIED
     if response.status_code == 200:
-        return _validated(TextStructure, response, url), _etag(response)
+        return _validated(TextStructureDocument, response, url).structure(), _etag(response)
     if response.status_code not in (404, 405, 422):
         raise SourceFailed(f"{url}: HTTP {response.status_code}")
     aliases_url, families_url = f"{base_url}{V2}/text_generation/aliases", f"{base_url}{V2}/text_generation/families"
     aliases = _validated(GroupAliasListResponse, _ok(_get(client, aliases_url, None), aliases_url), aliases_url)
     families = _validated(GroupFamilyListResponse, _ok(_get(client, families_url, None), families_url), families_url)
-    structure = TextStructure(
-        aliases={entry.canonical: entry.aliases for entry in aliases.entries},
-        families={family.family_name: family.members for family in families.families},
-    )
-    return structure, None
+    by_canonical = {entry.canonical: entry.aliases for entry in aliases.entries}
+    by_family = {family.family_name: family.members for family in families.families}
+    if len(by_canonical) < len(aliases.entries) or len(by_family) < len(families.families):
+        raise SourceFailed(f"{aliases_url}, {families_url}: an entry is listed twice")
+    try:
+        document = TextStructureDocument(aliases=by_canonical, families=by_family, schemas={})
+    except ValidationError as error:
+        raise SourceFailed(f"{aliases_url}, {families_url}: {_first_problem(error)}") from None
+    return document.structure(), None
 
 
 def _ok(response: httpx.Response, url: str) -> httpx.Response:
@@ -272,4 +282,12 @@ def _validated(model: type[M], response: httpx.Response, url: str) -> M:
     try:
         return model.model_validate_json(response.content)
     except ValidationError as error:
-        raise SourceFailed(f"{url}: not the documented answer ({error.error_count()} errors)") from None
+        raise SourceFailed(f"{url}: not the documented answer ({_first_problem(error)})") from None
+
+
+def _first_problem(error: ValidationError) -> str:
+    """The first problem and how many there are (a large wrong answer has thousands)."""
+    first = error.errors()[0]
+    where = ".".join(shown(str(p)) for p in first["loc"]) or "the answer"
+    more = f" (and {error.error_count() - 1} more)" if error.error_count() > 1 else ""
+    return f"{where}: {first['msg']}{more}"

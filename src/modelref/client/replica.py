@@ -13,7 +13,7 @@ import time
 
 from modelref.client import remote
 from modelref.client.mirror import Mirror
-from modelref.client.remote import NOT_MODIFIED, Source, SourceFailed
+from modelref.client.remote import Source, SourceFailed
 from modelref.domain.categories import Category
 from modelref.domain.info import ReplicaCategoryStatus, ReplicaStatus
 from modelref.domain.stored import CategoryData, CategoryState, StoredRecord
@@ -42,16 +42,19 @@ class Replica:
         self._last_poll: float | None = None
         self._structure: tuple[TextStructure, str | None] | None = None
         """The PRIMARY's text-group structure and its tag (None: not received yet)."""
+        self._structure_at: float | None = None
+        """When the structure held was last received or confirmed (None: never)."""
         self._lock = threading.Lock()
 
     def start(self, wait: float) -> None:
         """Hold every category: from disk at once (then asked again), else from the sources, tried for up to
-        *wait* seconds. With nothing from anywhere, raise Unavailable (the service does not start)."""
+        *wait* seconds; the text groups' structure likewise. With nothing from anywhere, raise Unavailable (the
+        service does not start)."""
+        deadline = time.monotonic() + wait
         loaded = self.mirror.load_disk()
         if loaded:
             log.info("starting from the copy on disk (%d categories)", len(loaded))
-        if self.mirror.cache is not None:
-            self._structure = self.mirror.cache.read_structure()
+        self._load_structure_from_disk()
         self.poll()
         missing = self.mirror.fill(Category, wait)
         self._note()
@@ -62,14 +65,17 @@ class Replica:
                 f"no source answered within {wait:g} s{cache} (last error: {self.mirror.last_error}); "
                 f"check that {where} answers, or HORDE_MODEL_REFERENCE_PRIMARY_API_URL"
             )
+        self._await_structure(deadline)
         if missing:
             log.warning("started without %s: reads of them answer 503 until a source answers", ", ".join(missing))
 
     def poll(self) -> list[Category]:
         """Sync with the sources now; return the categories whose content changed."""
         with self._lock:
+            started = self.mirror.clock()
             self.mirror.sync()
-            self._sync_structure()
+            if not self._primary_silent_since(started):  # a PRIMARY that is down costs one timeout, not two
+                self._sync_structure()
             self._last_poll = time.time()
             self._next_poll = time.monotonic() + self.interval
             return self._note()
@@ -86,6 +92,38 @@ class Replica:
                 changed.append(category)
         return changed
 
+    def _load_structure_from_disk(self) -> None:
+        """Hold the structure on disk, received when the file was written."""
+        cache = self.mirror.cache
+        if cache is None or (held := cache.read_structure()) is None:
+            return
+        self._structure = held
+        try:
+            self._structure_at = cache.structure_path.stat().st_mtime
+        except OSError:
+            self._structure_at = None
+
+    def _primary_silent_since(self, started: float) -> bool:
+        """Whether the PRIMARY confirmed no category since *started* (the mirror's clock): it did not answer the
+        mirror's sync at all, or nothing it said could be used. The mirror notes per category what last
+        confirmed the copy and when, not why a source failed."""
+        if self.mirror.origins.primary_url is None:
+            return False
+        held = self.mirror.status()
+        elapsed = self.mirror.clock() - started  # after status(): an age measured then is no larger
+        return not any(s.source in (Source.PRIMARY, Source.PRIMARY_V1) and s.age <= elapsed for s in held.values())
+
+    def _await_structure(self, deadline: float) -> None:
+        """Ask for the structure until it arrives or *deadline* (``time.monotonic()``) passes, as the mirror's
+        ``fill`` does for the categories: a PRIMARY up a moment late does not leave the toolkit at 503 for a
+        whole interval."""
+        delay = 0.25
+        while self._structure is None and not self.mirror.origins.offline and time.monotonic() + delay <= deadline:
+            time.sleep(delay)
+            with self._lock:
+                self._sync_structure()
+            delay = min(delay * 2, 5.0)
+
     def _sync_structure(self) -> None:
         """Bring the text-group structure in step with the PRIMARY (one conditional request); a failure keeps
         the structure held (said in the log). Without a PRIMARY there is none to follow: it is empty."""
@@ -101,7 +139,8 @@ class Replica:
         except SourceFailed as error:
             log.warning("the text-group structure was not received: %s", error)
             return
-        if got == NOT_MODIFIED or not isinstance(got, tuple):
+        self._structure_at = time.time()
+        if not isinstance(got, tuple):  # NOT_MODIFIED: the structure held is the PRIMARY's
             return
         if held is None or held[0] != got[0]:
             log.info(
@@ -169,6 +208,7 @@ class Replica:
             last_poll_age_seconds=None if self._last_poll is None else round(now - self._last_poll, 3),
             last_error=self.mirror.last_error,
             last_error_age_seconds=None if error_at is None else round(now - error_at, 3),
+            structure_age_seconds=None if self._structure_at is None else round(max(0.0, now - self._structure_at), 3),
             missing=[c for c in Category if c not in held],
             categories={
                 category: ReplicaCategoryStatus(source=s.source.value, age_seconds=round(s.age, 3), records=s.count)

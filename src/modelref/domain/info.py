@@ -65,6 +65,9 @@ class ReplicaStatus(BaseModel):
     last_poll_age_seconds: float | None
     last_error: str | None
     last_error_age_seconds: float | None
+    structure_age_seconds: float | None = None
+    """Seconds since the text groups' structure (aliases, families, naming schemas) was last received from the
+    PRIMARY or confirmed by it; None when it never was (or there is no PRIMARY to follow)."""
     missing: list[Category]
     """Categories not received yet (their reads answer 503)."""
     categories: dict[Category, ReplicaCategoryStatus]

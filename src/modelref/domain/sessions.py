@@ -2,15 +2,32 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSession:
+    """A session as the database holds it: the key sealed under a key only the cookie's token gives."""
+
+    token_hash: str
+    """SHA-256 (hex) of the cookie's token: a copy of the database lets no one sign in."""
+    sealed_key: str
+    """The AI-Horde key, encrypted (AES-GCM) under a key derived from the token: a copy of the database does
+    not reveal it either."""
+    csrf: str
+    user_id: str
+    username: str
+    roles: tuple[str, ...]
+    expires_at: float
 
 
 @dataclass(frozen=True, slots=True)
 class WebSession:
+    """A session found by its cookie: who signed in, with the key opened for the actions they take."""
+
     token_hash: str
-    """SHA-256 (hex) of the cookie's token: a copy of the database does not let anyone sign in."""
-    apikey: str
-    csrf: str
+    apikey: str = field(repr=False)
+    csrf: str = field(repr=False)
     """The token every state-changing form of this session carries."""
     user_id: str
     username: str

@@ -11,10 +11,10 @@ import hashlib
 from collections import Counter
 from collections.abc import Container, Iterable, Mapping, Sequence
 from functools import cached_property
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Any, Final, Literal, Self
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from modelref.domain.groups import infer_name_format, size_sort_key
 from modelref.domain.inputs import NoNul, shown
@@ -24,6 +24,8 @@ from modelref.domain.vocab import backend_of, strip_backend
 Records = Sequence[tuple[str, Mapping[str, Any]]]
 MAX_NAME = 10_000
 """The longest name the toolkit parses (a longer one is a 422)."""
+PART_NAMES: Final = ("base", "size", "variant", "version", "quant")
+"""The parts a name is composed of, in the default order."""
 
 
 class ExtraPartInfo(BaseModel):
@@ -62,7 +64,8 @@ class ParsedNameResponse(ParsedParts):
 
 
 class ComposeNameRequest(BaseModel):
-    """X2. ``part_order`` names parts among base, size, variant, version, quant (others are ignored)."""
+    """X2. ``part_order`` names parts among base, size, variant, version, quant (others are ignored); it must
+    name at least one part that is given, or the name would be empty (422). ``separator`` null: ``-``."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -72,8 +75,33 @@ class ComposeNameRequest(BaseModel):
     variant: str | None = Field(None, max_length=MAX_NAME)
     version: str | None = Field(None, max_length=MAX_NAME)
     quant: str | None = Field(None, max_length=MAX_NAME)
-    separator: str = Field("-", max_length=16)
+    separator: str | None = Field("-", max_length=16)
     part_order: list[str] | None = Field(None, max_length=32)
+
+    def parts(self) -> dict[str, str | None]:
+        """Each part's value, by its name in ``part_order``."""
+        return {
+            "base": self.base_name,
+            "size": self.size,
+            "variant": self.variant,
+            "version": self.version,
+            "quant": self.quant,
+        }
+
+    @model_validator(mode="after")
+    def _names_a_given_part(self) -> Self:
+        if self.part_order is None:
+            return self
+        valid = ", ".join(PART_NAMES)
+        named = [p for p in self.part_order if p in PART_NAMES]
+        if not named:
+            raise ValueError(f"part_order names none of the parts; name at least one of {valid}")
+        if not any(self.parts()[p] for p in named):
+            raise ValueError(
+                f"part_order names only parts that are not given ({', '.join(named)}), so the name would be "
+                f"empty; name at least one part that is given, among {valid}"
+            )
+        return self
 
 
 class ComposeNameResponse(BaseModel):
@@ -227,7 +255,6 @@ class DetectFamiliesResponse(BaseModel):
     standalone_groups: int
 
 
-PART_NAMES: Final = ("base", "size", "variant", "version", "quant")
 COMMON_FIELDS: Final = ("baseline", "description", "url", "nsfw", "tags", "style", "instruct_format")
 
 
@@ -243,16 +270,10 @@ def parse_name(name: str, suggested_group: str | None = None) -> ParsedNameRespo
 
 def compose_name(request: ComposeNameRequest, existing: Container[str]) -> ComposeNameResponse:
     """X2 (DATA.md §9.5): the named parts present, in ``part_order`` (or the default order), joined."""
-    values = {
-        "base": request.base_name,
-        "size": request.size,
-        "variant": request.variant,
-        "version": request.version,
-        "quant": request.quant,
-    }
-    order = request.part_order if request.part_order is not None else list(PART_NAMES)
-    parts = [values[p] for p in order if values.get(p)]
-    composed = request.separator.join(v for v in parts if v is not None)
+    values = request.parts()
+    order = request.part_order if request.part_order is not None else PART_NAMES
+    separator = "-" if request.separator is None else request.separator
+    composed = separator.join(value for p in order if (value := values.get(p)))
     if request.author:
         composed = f"{request.author}/{composed}"
     return ComposeNameResponse(
@@ -266,8 +287,13 @@ def distinct_baselines(records: Records) -> DistinctBaselinesResponse:
     return DistinctBaselinesResponse(baselines=sorted(found))
 
 
-def _groups(records: Records) -> dict[str, list[tuple[str, Mapping[str, Any]]]]:
-    groups: dict[str, list[tuple[str, Mapping[str, Any]]]] = {}
+GroupIndex = dict[str, list[tuple[str, Mapping[str, Any]]]]
+"""Each group that has members → its members, as ``(key, document)`` pairs in the records' order."""
+
+
+def group_index(records: Records) -> GroupIndex:
+    """The groups of *records* (non-empty ``text_model_group`` values) with their members, sorted by name."""
+    groups: GroupIndex = {}
     for key, document in records:
         group = document.get("text_model_group")
         if isinstance(group, str) and group:
@@ -277,7 +303,7 @@ def _groups(records: Records) -> dict[str, list[tuple[str, Mapping[str, Any]]]]:
 
 def group_names(records: Records) -> GroupListResponse:
     """X4: sorted distinct non-empty groups."""
-    return GroupListResponse(groups=list(_groups(records)))
+    return GroupListResponse(groups=list(group_index(records)))
 
 
 def _canonical(members: Sequence[tuple[str, Mapping[str, Any]]]) -> list[tuple[str, Mapping[str, Any]]]:
@@ -297,7 +323,7 @@ def _schema(names: Sequence[str], extras: bool = True) -> TextModelGroupNameSche
 
 def group_members(group: str, records: Records) -> GroupMembersResponse | None:
     """X5: the group's members and what they share; None when it has none."""
-    members = _groups(records).get(group)
+    members = group_index(records).get(group)
     if not members:
         return None
     infos = []
@@ -394,7 +420,7 @@ def groups_health(records: Records) -> GroupHealthResponse:
     """X7: every group's issues, groups in name order."""
     issues: list[GroupHealthIssue] = []
     with_issues = 0
-    groups = _groups(records)
+    groups = group_index(records)
     for group, members in groups.items():
         found = _health(group, _canonical(members))
         with_issues += bool(found)
@@ -410,7 +436,7 @@ def groups_health(records: Records) -> GroupHealthResponse:
 def groups_summary(records: Records) -> GroupsSummaryResponse:
     """X6: per group its counts, sizes and issues (aliases, families and custom schemas: none held)."""
     entries = []
-    for group, members in _groups(records).items():
+    for group, members in group_index(records).items():
         canonical = _canonical(members)
         sizes = {p.size for key, _ in canonical if (p := parse(strip_backend(key))).size}
         entries.append(
@@ -435,7 +461,7 @@ def groups_summary(records: Records) -> GroupsSummaryResponse:
 def inferred_schema(group: str, records: Records) -> GroupNameSchemaResponse | None:
     """X9 without a custom schema: inferred from the canonical members' names (``extra_parts`` empty, as
     the existing service answers); None when the group has no canonical member."""
-    canonical = _canonical(_groups(records).get(group, []))
+    canonical = _canonical(group_index(records).get(group, []))
     if not canonical:
         return None
     return GroupNameSchemaResponse(
@@ -517,7 +543,7 @@ class NameExceptionResponse(BaseModel):
 
 def canonical_members(group: str, records: Records) -> list[tuple[str, Mapping[str, Any]]]:
     """The group's members without a backend prefix (the ones a group-wide change touches)."""
-    return _canonical(_groups(records).get(group, []))
+    return _canonical(group_index(records).get(group, []))
 
 
 def with_name_exception(document: Mapping[str, Any], reason: str | None) -> dict[str, Any]:
@@ -563,10 +589,12 @@ def alias_conflicts(
     owners: Mapping[str, str],
     canonical_owner: str | None,
     canonicals: Container[str],
+    groups: Container[str] = (),
 ) -> str | None:
     """Why *canonical* may not take *aliases* (DATA.md §16.1), or None: an alias names one group in one step,
-    so no chain (and no cycle) can form. *owners*: the canonical group owning each alias that has one;
-    *canonical_owner*: the group *canonical* is itself an alias of; *canonicals*: groups that have aliases."""
+    so no chain (and no cycle) can form, and never a group that has members. *owners*: the canonical group
+    owning each alias that has one; *canonical_owner*: the group *canonical* is itself an alias of;
+    *canonicals*: groups that have aliases; *groups*: the text groups that have members."""
     if canonical in aliases:
         return f"Canonical name '{shown(canonical)}' cannot be its own alias"
     if canonical_owner is not None:
@@ -580,6 +608,11 @@ def alias_conflicts(
             return f"Alias '{shown(alias)}' is already registered under canonical group '{shown(owner)}'"
         if alias in canonicals:
             return f"'{shown(alias)}' has aliases of its own; it cannot be an alias of '{shown(canonical)}'"
+        if alias in groups:
+            return (
+                f"'{shown(alias)}' is a group of its own (text models are in it); it cannot be an alias of "
+                f"'{shown(canonical)}'"
+            )
     return None
 
 
@@ -655,6 +688,53 @@ class TextStructure(BaseModel):
     def related(self, group: str) -> Family | None:
         family = self.family_of.get(group)
         return None if family is None else Family(family_name=family, members=self.families[family])
+
+
+def structure_problem(aliases: Mapping[str, Sequence[str]], families: Mapping[str, Sequence[str]]) -> str | None:
+    """Why *aliases* and *families* break the rules of DATA.md §16, or None. The rules: an alias belongs to
+    one canonical group and is not that group; no alias list and no family is empty; a group is in at most
+    one family."""
+    owners: dict[str, str] = {}
+    for canonical, names in aliases.items():
+        if not names:
+            return f"canonical group '{shown(canonical)}' has an empty alias list"
+        if canonical in names:
+            return f"canonical group '{shown(canonical)}' is its own alias"
+        for alias in names:
+            if alias in owners:
+                return f"alias '{shown(alias)}' is listed under '{shown(owners[alias])}' and '{shown(canonical)}'"
+            owners[alias] = canonical
+    family_of: dict[str, str] = {}
+    for family, members in families.items():
+        if not members:
+            return f"family '{shown(family)}' has no member"
+        for group in members:
+            if group in family_of:
+                return f"group '{shown(group)}' is listed in family '{shown(family_of[group])}' and '{shown(family)}'"
+            family_of[group] = family
+    return None
+
+
+class TextStructureDocument(BaseModel):
+    """``GET text_generation/structure`` as a REPLICA takes it: the three fields, nothing else, and the rules of
+    DATA.md §16 kept. Anything else (``{}``, an error's ``{"detail": …}``) is no structure, so it cannot wipe
+    the copy held."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    aliases: dict[str, list[str]]
+    families: dict[str, list[str]]
+    schemas: dict[str, TextModelGroupNameSchema]
+
+    @model_validator(mode="after")
+    def _keeps_the_rules(self) -> Self:
+        problem = structure_problem(self.aliases, self.families)
+        if problem is not None:
+            raise ValueError(problem)
+        return self
+
+    def structure(self) -> TextStructure:
+        return TextStructure(aliases=self.aliases, families=self.families, schemas=self.schemas)
 
 
 def with_custom_schema(group: GroupMembersResponse, structure: TextStructure) -> GroupMembersResponse:

@@ -15,6 +15,7 @@ import anyio
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi_offline import FastAPIOffline
+from starlette.types import Receive, Scope, Send
 
 from modelref.client.cache import DiskCache
 from modelref.client.mirror import Mirror
@@ -141,7 +142,7 @@ def _start(settings: Settings, freeze: bool) -> Services:
         breaker=breaker,
         live=live,
         text=text_tools,
-        aliases=Aliases(store, deployment, structure),
+        aliases=Aliases(store, deployment, structure, groups=text_tools.members_by_group),
         families=Families(store, deployment, structure),
         schemas=Schemas(store, deployment, structure),
         sessions=sessions,
@@ -201,6 +202,7 @@ def create_app(settings: Settings, *, fast_path: bool = True, freeze: bool = Fal
         separate_input_output_schemas=False,
     )
     errors.install(api)
+    site.install(api)  # after the API's handlers: errors on the UI's paths are pages
     openapi.install(api, SERVERS)
     api.include_router(text.router)
     api.include_router(text.writes)
@@ -220,7 +222,7 @@ def create_app(settings: Settings, *, fast_path: bool = True, freeze: bool = Fal
     api.include_router(site.router)
     api.mount("/static", site.static_files(), name="static")
     api.add_middleware(
-        CORSMiddleware,
+        ApiOnlyCORS,
         allow_origins=settings.cors_allowed_origins,
         allow_credentials=True,
         allow_methods=["*"],
@@ -228,6 +230,16 @@ def create_app(settings: Settings, *, fast_path: bool = True, freeze: bool = Fal
         expose_headers=["ETag", "X-Error-Code", "Retry-After"],
     )
     return ModelRefApp(api, fast_path=fast_path)
+
+
+class ApiOnlyCORS(CORSMiddleware):
+    """CORS for the API only: the UI's pages (and their CSRF tokens) are never readable from another origin."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and str(scope.get("path", "")).startswith((site.PREFIX + "/", "/static/")):
+            await self.app(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
 
 
 def app_from_environment() -> ModelRefApp:

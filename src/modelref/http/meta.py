@@ -25,10 +25,13 @@ service = api_router("", ["default"])
 
 
 @service.get("/", operation_id="read_root__get", response_model=ContainsMessage)
-async def root(request: Request, services: ServicesDep) -> ContainsMessage | Response:
+async def root(request: Request, response: Response, services: ServicesDep) -> ContainsMessage | Response:
     """A welcome message; a browser (``Accept: text/html``, not through ``/api``) gets the web UI's start page."""
     if site.wants_html(request):
-        return await site.home(request, services)
+        page = await site.home(request, services)
+        page.headers["Vary"] = "Accept"
+        return page
+    response.headers["Vary"] = "Accept"
     return ContainsMessage(
         message="Welcome to the Horde Model Reference API. See `/api/docs` for interactive documentation."
     )

@@ -9,19 +9,23 @@ styles; the API docs keep theirs.
 from __future__ import annotations
 
 import hmac
+import logging
 import secrets
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Annotated
+from pathlib import Path as FilePath
+from typing import Annotated, Any
 from urllib.parse import quote
 
 import anyio.to_thread
-from fastapi import APIRouter, Depends, Form, Query, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Form, Path, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from modelref.domain.queue import MAX_ID
 from modelref.domain.sessions import WebSession
-from modelref.http.deps import ServicesDep
+from modelref.http.deps import ServicesDep, services_of
 from modelref.web.pages import Viewer
 from modelref.web.site import Outcome, Page, Redirect, SignedIn, Site
 
@@ -31,11 +35,49 @@ CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
     "frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
 )
-STATIC = Path(__file__).resolve().parents[1] / "web" / "static"
+STATIC = FilePath(__file__).resolve().parents[1] / "web" / "static"
 
-router = APIRouter(prefix="/ui", include_in_schema=False)
+PREFIX = "/ui"
+router = APIRouter(prefix=PREFIX, include_in_schema=False)
+log = logging.getLogger(__name__)
 Text = Annotated[str, Form(max_length=1_100_000)]
 Short = Annotated[str, Form(max_length=2_000)]
+Token = Annotated[str, Form(max_length=200)]
+"""A form's CSRF token (missing: refused like a wrong one, 403)."""
+ChangeId = Annotated[int, Path(ge=1, le=MAX_ID)]
+
+
+def install(api: FastAPI) -> None:
+    """Errors on the UI's paths as pages (with the UI's headers); the API keeps its JSON errors. Call after
+    ``errors.install``: the API's handlers answer everything else."""
+    for kind in (RequestValidationError, StarletteHTTPException, Exception):
+        api_handler = api.exception_handlers[kind]
+
+        async def handler(request: Request, error: Exception, api_handler: Any = api_handler) -> Response:
+            if not request.url.path.startswith(PREFIX + "/") and request.url.path != PREFIX:
+                answer: Response = await api_handler(request, error)
+                return answer
+            return _error_page(request, error)
+
+        api.add_exception_handler(kind, handler)
+
+
+def _error_page(request: Request, error: Exception) -> Response:
+    if isinstance(error, RequestValidationError):
+        first = error.errors()[0] if error.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()) if p not in ("query", "path", "body"))
+        status, message = 422, f"{where or 'request'}: {str(first.get('msg', 'invalid'))[:200]}"
+    elif isinstance(error, StarletteHTTPException):
+        status, message = error.status_code, "There is no such page." if error.status_code == 404 else str(error.detail)
+    else:
+        log.exception("unexpected error on %s", request.url.path)
+        status, message = 500, "Something went wrong on our side; try again, and tell the operators if it persists."
+    services = services_of(request.app.state)
+    if services is None:
+        return HTMLResponse(message, status_code=503)
+    viewer = services.site.viewer(None, "", request.url.path)
+    visit = Visit(viewer, services.site, None)
+    return respond(request, visit, Page(services.site.pages.error(viewer, status, message), status))
 
 
 def static_files() -> StaticFiles:
@@ -100,7 +142,7 @@ def respond(request: Request, visit: Visit, outcome: Outcome) -> Response:
 
 def _forged(visit: Visit, csrf: str) -> bool:
     expected = visit.viewer.csrf
-    return visit.new_csrf is not None or not hmac.compare_digest(csrf.encode(), expected.encode())
+    return visit.new_csrf is not None or not csrf or not hmac.compare_digest(csrf.encode(), expected.encode())
 
 
 def _refused(request: Request, visit: Visit) -> Response:
@@ -125,7 +167,7 @@ def signin_form(request: Request, visit: VisitDep, next: Annotated[str, Query(ma
 
 
 @router.post("/signin")
-def signin(request: Request, visit: VisitDep, apikey: Short, csrf: Short, next: Short = "/") -> Response:
+def signin(request: Request, visit: VisitDep, apikey: Short = "", csrf: Token = "", next: Short = "/") -> Response:
     if _forged(visit, csrf):
         return _refused(request, visit)
     outcome = visit.site.signin(visit.viewer, apikey, next)
@@ -145,10 +187,16 @@ def signin(request: Request, visit: VisitDep, apikey: Short, csrf: Short, next: 
     return response
 
 
+@router.get("/signout")
+def signout_page(request: Request, visit: VisitDep) -> Response:
+    """Signing out is a form (POST); a link here goes to the start page, which has it."""
+    return respond(request, visit, Redirect("/"))
+
+
 @router.post("/signout")
-def signout(request: Request, visit: VisitDep, csrf: Short) -> Response:
-    if _forged(visit, csrf):
-        return _refused(request, visit)
+def signout(request: Request, visit: VisitDep, csrf: Token = "") -> Response:
+    if visit.viewer.session is not None and _forged(visit, csrf):
+        return _refused(request, visit)  # a live session ends only from a form of this site
     visit.site.sessions.close(request.cookies.get(SESSION_COOKIE))
     response = respond(request, visit, Redirect("/"))
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict", secure=_secure(request))
@@ -161,26 +209,28 @@ def queue(request: Request, visit: VisitDep, status: Annotated[str, Query(max_le
 
 
 @router.get("/review/{change_id}")
-def change(request: Request, visit: VisitDep, change_id: int) -> Response:
+def change(request: Request, visit: VisitDep, change_id: ChangeId) -> Response:
     return respond(request, visit, visit.site.change(visit.viewer, change_id))
 
 
 @router.post("/review/{change_id}/approve")
-def approve(request: Request, visit: VisitDep, change_id: int, csrf: Short, batch_title: Short = "") -> Response:
+def approve(
+    request: Request, visit: VisitDep, change_id: ChangeId, csrf: Token = "", batch_title: Short = ""
+) -> Response:
     if _forged(visit, csrf):
         return _refused(request, visit)
     return respond(request, visit, visit.site.decide(visit.viewer, change_id, approve=True, text=batch_title))
 
 
 @router.post("/review/{change_id}/reject")
-def reject(request: Request, visit: VisitDep, change_id: int, csrf: Short, reason: Short = "") -> Response:
+def reject(request: Request, visit: VisitDep, change_id: ChangeId, csrf: Token = "", reason: Short = "") -> Response:
     if _forged(visit, csrf):
         return _refused(request, visit)
     return respond(request, visit, visit.site.decide(visit.viewer, change_id, approve=False, text=reason))
 
 
 @router.post("/review/{change_id}/apply")
-def apply(request: Request, visit: VisitDep, change_id: int, csrf: Short, job_id: Short = "") -> Response:
+def apply(request: Request, visit: VisitDep, change_id: ChangeId, csrf: Token = "", job_id: Short = "") -> Response:
     if _forged(visit, csrf):
         return _refused(request, visit)
     return respond(request, visit, visit.site.apply(visit.viewer, change_id, job_id))
@@ -195,7 +245,7 @@ def propose_form(
 
 @router.post("/propose/{category}")
 def propose(
-    request: Request, visit: VisitDep, category: str, csrf: Short, record: Text, editing: Short = ""
+    request: Request, visit: VisitDep, category: str, record: Text = "", csrf: Token = "", editing: Short = ""
 ) -> Response:
     if _forged(visit, csrf):
         return _refused(request, visit)

@@ -57,15 +57,26 @@ TEXT = _plain_400(errors(400, 404, 422, 503))
 
 router = api_router("/model_references/v2/text_generation", ["v2", "text_utils"], responses=TEXT)
 """Operation ids as the existing service's (its defaults); the path forms are modelref's."""
+NO_NUL = r"^[^\x00]*$"
 GroupPath = Annotated[
     str,
-    Path(min_length=1, max_length=200, pattern=r"^[^\x00]*$", description="A group or family name (may contain '/')."),
+    Path(min_length=1, max_length=200, pattern=NO_NUL, description="A group or family name (may contain '/')."),
 ]
 """A group or family name an alias or family entry is kept under: at most 200 characters, no NUL."""
-Name = Annotated[str, Query(min_length=1, max_length=MAX_NAME, description="A model or group name (may contain '/').")]
+Name = Annotated[str, Query(min_length=1, max_length=MAX_NAME, description="A model name (may contain '/').")]
+GroupNamed = Annotated[
+    str,
+    Path(min_length=1, max_length=MAX_NAME, pattern=NO_NUL, description="A group name (may contain '/')."),
+]
+"""A group looked up among the text models (path form): at most MAX_NAME characters, no NUL (422)."""
+GroupNamedQuery = Annotated[
+    str,
+    Query(min_length=1, max_length=MAX_NAME, pattern=NO_NUL, description="A group name (may contain '/')."),
+]
+"""The same, as the ``?name=`` form takes it."""
 GroupQuery = Annotated[
     str,
-    Query(min_length=1, max_length=200, pattern=r"^[^\x00]*$", description="A group name (may contain '/')."),
+    Query(min_length=1, max_length=200, pattern=NO_NUL, description="A group name (may contain '/')."),
 ]
 """A group name a custom schema is kept under (``?name=`` form): at most 200 characters, no NUL."""
 
@@ -79,7 +90,8 @@ def parse_name(tools: TextToolsDep, name: Name) -> ParsedNameResponse:
 
 @router.post("/compose_name", operation_id="compose_name_model_references_v2_text_generation_compose_name_post")
 def compose_name(tools: TextToolsDep, request: ComposeNameRequest) -> ComposeNameResponse:
-    """A name from its parts, whether a model has it already, and its group."""
+    """A name from its parts, whether a model has it already, and its group. 422 when ``part_order`` names no
+    part that is given."""
     return tools.compose_name(request)
 
 
@@ -116,26 +128,26 @@ def groups_health(tools: TextToolsDep) -> GroupHealthResponse:
 @router.get(
     "/group/name_schema", operation_id="get_group_name_schema_model_references_v2_text_generation_group_name_schema_get"
 )
-def group_name_schema_query(tools: TextToolsDep, name: Name) -> GroupNameSchemaResponse:
+def group_name_schema_query(tools: TextToolsDep, name: GroupNamedQuery) -> GroupNameSchemaResponse:
     """A group's naming schema (``?name=`` form)."""
     return tools.name_schema(name)
 
 
 @router.get("/group", operation_id="get_group_model_references_v2_text_generation_group_get")
-def group_query(tools: TextToolsDep, name: Name) -> GroupMembersResponse:
+def group_query(tools: TextToolsDep, name: GroupNamedQuery) -> GroupMembersResponse:
     """A group's members and what they share (``?name=`` form)."""
     return tools.group(name)
 
 
 @router.get("/group/{group_name:name}/name_schema", operation_id="get_group_name_schema_by_path")
-def group_name_schema(tools: TextToolsDep, group_name: str) -> GroupNameSchemaResponse:
+def group_name_schema(tools: TextToolsDep, group_name: GroupNamed) -> GroupNameSchemaResponse:
     """A group's naming schema: its custom one (kept under its name, else under the group it is an alias of),
     else inferred from its members' names. 404 when it has neither."""
     return tools.name_schema(group_name)
 
 
 @router.get("/group/{group_name:name}", operation_id="get_group_by_path")
-def group(tools: TextToolsDep, group_name: str) -> GroupMembersResponse:
+def group(tools: TextToolsDep, group_name: GroupNamed) -> GroupMembersResponse:
     """A group's members with their parsed parts, the fields they share, the sizes, variants, quants and
     versions available, its naming schema and its exception members. 404 when it has no member."""
     return tools.group(group_name)
@@ -168,7 +180,7 @@ writes = api_router(
     status_code=202,
 )
 def group_common_fields_query(
-    services: ServicesDep, caller: RequestorDep, name: Name, request: CommonFieldsUpdateRequest
+    services: ServicesDep, caller: RequestorDep, name: GroupNamedQuery, request: CommonFieldsUpdateRequest
 ) -> BatchUpdateResponse:
     """Queue the same fields on every canonical member of a group (``?name=`` form)."""
     return services.proposals.group_common_fields(name, request, caller)
@@ -178,7 +190,7 @@ def group_common_fields_query(
     "/group/{group_name:name}/common_fields", operation_id="update_group_common_fields_by_path", status_code=202
 )
 def group_common_fields(
-    services: ServicesDep, caller: RequestorDep, group_name: str, request: CommonFieldsUpdateRequest
+    services: ServicesDep, caller: RequestorDep, group_name: GroupNamed, request: CommonFieldsUpdateRequest
 ) -> BatchUpdateResponse:
     """Queue the same fields on every canonical member of a group: one update each, all or none, named by one
     ``batch_id`` in their ``request_metadata``. 400 when no field is given; 404 when the group has no member."""
@@ -261,7 +273,7 @@ def set_aliases(
     services: ServicesDep, caller: RequestorDep, canonical: GroupPath, request: SetAliasesRequest
 ) -> AliasEntry:
     """Replace a canonical group's aliases. 409 when it is among them, is itself an alias, or an alias
-    belongs to another group or has aliases of its own."""
+    belongs to another group, has aliases of its own or is a group with models of its own."""
     return services.aliases.replace(canonical, request.aliases, caller)
 
 

@@ -149,7 +149,7 @@ class Proposals(OnPrimary):
         batch = str(uuid.uuid4())
         proposal = Proposal(Format.V2, Category.TEXT_GENERATION, Operation.UPDATE, "update_group_common_fields")
         metadata = {"route": proposal.route, "batch_id": batch}
-        queued = self._enqueue_many(user, proposal, changes, metadata, f"Batch group update for '{shown(group)}'")
+        queued = self._enqueue_many(user, proposal, changes, metadata, f"Batch group update for '{group}'")
         return BatchUpdateResponse(
             updated_count=len(queued), batch_id=batch, pending_change_ids=[c.change_id for c in queued]
         )
@@ -168,7 +168,7 @@ class Proposals(OnPrimary):
         payload = _checked(Category.TEXT_GENERATION, Operation.UPDATE, name, stored, record.to_document())
         proposal = Proposal(Format.V2, Category.TEXT_GENERATION, Operation.UPDATE, "set_name_exception")
         done = "set" if request.reason is not None else "cleared"
-        notes = f"Name exception {done} for '{shown(name)}'"
+        notes = f"Name exception {done} for '{name}'"
         (change,) = self._enqueue_many(user, proposal, [(name, payload)], {"route": proposal.route}, notes)
         return NameExceptionResponse(pending_change_id=change.change_id)
 

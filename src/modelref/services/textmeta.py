@@ -7,6 +7,7 @@ PRIMARY's copy (``StructureSource``) and answers every read from it, and 503 on 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Container
 from typing import Any, Protocol
 
 from modelref.domain.audit import EventSpec, Operation
@@ -29,10 +30,12 @@ from modelref.errors import AlreadyExists, NotFound
 from modelref.services.auth import Caller
 from modelref.services.primary import OnPrimary
 from modelref.storage.store import Store, Tx
+from modelref.storage.textmeta import last_audit_event
 
 AUDIT_CATEGORY = "text_group_aliases"
 FAMILY_AUDIT_CATEGORY = "text_group_families"
 SCHEMA_AUDIT_CATEGORY = "text_group_schemas"
+STRUCTURAL_AUDIT_CATEGORIES = (AUDIT_CATEGORY, FAMILY_AUDIT_CATEGORY, SCHEMA_AUDIT_CATEGORY)
 
 
 class StructureSource(Protocol):
@@ -42,16 +45,27 @@ class StructureSource(Protocol):
 
 
 class StoredStructure:
-    """A PRIMARY's structure: read from its database on every call, so every process agrees at once."""
+    """A PRIMARY's structure, read from its database again only when a change was committed since, by any
+    process: every change commits its audit event with it, so the id of the latest structural event (one
+    indexed query) tells whether the copy held is still the database's."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        self._held: tuple[int, TextStructure] | None = None
+        """The structure read last and the id of the latest structural audit event before it was read."""
 
     def structure(self) -> TextStructure:
         with self.store.read() as tx:
-            return TextStructure(
+            version = last_audit_event(tx.aliases.conn, STRUCTURAL_AUDIT_CATEGORIES)
+            held = self._held
+            if held is not None and held[0] == version:
+                return held[1]
+            # Read after the version: a change committed in between is read too, and only costs a re-read.
+            structure = TextStructure(
                 aliases=tx.aliases.entries(), families=tx.families.families(), schemas=tx.schemas.all()
             )
+        self._held = (version, structure)
+        return structure
 
 
 class _Structure(OnPrimary):
@@ -69,7 +83,19 @@ class _Structure(OnPrimary):
 
 
 class Aliases(_Structure):
-    """Group aliases: an alias names one canonical group; ``resolve`` maps a name through them."""
+    """Group aliases: an alias names one canonical group; ``resolve`` maps a name through them. *groups* gives
+    the names of the text groups that have members now (none of them may become an alias)."""
+
+    def __init__(
+        self,
+        store: Store | None,
+        deployment: Deployment,
+        source: StructureSource,
+        *,
+        groups: Callable[[], Container[str]],
+    ) -> None:
+        super().__init__(store, deployment, source)
+        self.groups = groups
 
     def entries(self) -> GroupAliasListResponse:
         found = self.source.structure().aliases
@@ -82,14 +108,16 @@ class Aliases(_Structure):
         return AliasEntry(canonical=canonical, aliases=aliases)
 
     def replace(self, canonical: str, aliases: list[str], caller: Caller) -> AliasEntry:
-        """X15: the canonical group's aliases become *aliases* (409 on a conflict)."""
+        """X15: the canonical group's aliases become *aliases* (409 on a conflict; nothing written when they
+        are the ones it has)."""
         store = self._writable()
         user = caller.user()
         with store.write() as tx:
-            self._check(tx, canonical, aliases)
             before = tx.aliases.of(canonical)
-            tx.aliases.replace(canonical, aliases)
-            self._audit(tx, user, canonical, before, tx.aliases.of(canonical))
+            if set(aliases) != set(before):
+                self._check(tx, canonical, aliases)
+                tx.aliases.replace(canonical, aliases)
+                self._audit(tx, user, canonical, before, tx.aliases.of(canonical))
         return AliasEntry(canonical=canonical, aliases=list(aliases))
 
     def add(self, canonical: str, alias: str, caller: Caller) -> AliasEntry:
@@ -100,11 +128,12 @@ class Aliases(_Structure):
             raise AlreadyExists(f"Cannot alias '{shown(canonical)}' to itself")
         with store.write() as tx:
             before = tx.aliases.of(canonical)
+            if alias in before:
+                return AliasEntry(canonical=canonical, aliases=before)
             self._check(tx, canonical, [alias])
-            after = sorted({*before, alias})
-            if after != before:
-                tx.aliases.replace(canonical, after)
-                self._audit(tx, user, canonical, before, after)
+            after = sorted([*before, alias])
+            tx.aliases.replace(canonical, after)
+            self._audit(tx, user, canonical, before, after)
         return AliasEntry(canonical=canonical, aliases=after)
 
     def remove(self, canonical: str, alias: str, caller: Caller) -> AliasEntry:
@@ -131,11 +160,10 @@ class Aliases(_Structure):
             tx.aliases.replace(canonical, [])
             self._audit(tx, user, canonical, before, [])
 
-    @staticmethod
-    def _check(tx: Tx, canonical: str, aliases: list[str]) -> None:
+    def _check(self, tx: Tx, canonical: str, aliases: list[str]) -> None:
         owners = tx.aliases.owners(aliases)
         canonicals = tx.aliases.canonicals_among(aliases)
-        problem = alias_conflicts(canonical, aliases, owners, tx.aliases.owner(canonical), canonicals)
+        problem = alias_conflicts(canonical, aliases, owners, tx.aliases.owner(canonical), canonicals, self.groups())
         if problem is not None:
             raise AlreadyExists(problem)
 
@@ -162,20 +190,23 @@ class Families(_Structure):
         return Family(family_name=name, members=members)
 
     def replace(self, name: str, members: list[str], caller: Caller) -> Family:
-        """X22: create or replace a family (409 when empty, or a member belongs to another family)."""
+        """X22: create or replace a family (409 when empty, or a member belongs to another family; nothing
+        written when it has these members already)."""
         store = self._writable()
         user = caller.user()
         if not members:
             raise AlreadyExists("A family must have at least one member group.")
         wanted = sorted(set(members))
         with store.write() as tx:
+            before = tx.families.members(name)
+            if set(before) == set(wanted):
+                return Family(family_name=name, members=wanted)
             for group, other in tx.families.families_of(wanted).items():
                 if other != name:
                     raise AlreadyExists(
                         f"Group '{shown(group)}' already belongs to family '{shown(other)}'. "
                         "Remove it from that family first."
                     )
-            before = tx.families.members(name)
             tx.families.replace(name, wanted)
             _audit(tx, user, FAMILY_AUDIT_CATEGORY, name, _listed("members", before), _listed("members", wanted))
         return Family(family_name=name, members=wanted)
@@ -188,13 +219,14 @@ class Families(_Structure):
             before = tx.families.members(name)
             if not before:
                 raise NotFound(f"Family '{shown(name)}' does not exist.")
+            if group in before:
+                return Family(family_name=name, members=before)
             other = tx.families.families_of([group]).get(group)
-            if other is not None and other != name:
+            if other is not None:
                 raise AlreadyExists(f"Group '{shown(group)}' already belongs to family '{shown(other)}'.")
-            after = sorted({*before, group})
-            if after != before:
-                tx.families.replace(name, after)
-                _audit(tx, user, FAMILY_AUDIT_CATEGORY, name, _listed("members", before), _listed("members", after))
+            after = sorted([*before, group])
+            tx.families.replace(name, after)
+            _audit(tx, user, FAMILY_AUDIT_CATEGORY, name, _listed("members", before), _listed("members", after))
         return Family(family_name=name, members=after)
 
     def remove(self, name: str, group: str, caller: Caller) -> Family:

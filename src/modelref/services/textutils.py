@@ -6,7 +6,7 @@ schemas): each is made once per version of both (and parameters).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 import orjson
@@ -19,6 +19,7 @@ from modelref.domain.textgroups import (
     DetectFamiliesResponse,
     DistinctBaselinesResponse,
     GroupHealthResponse,
+    GroupIndex,
     GroupListResponse,
     GroupMembersResponse,
     GroupNameSchemaResponse,
@@ -28,8 +29,8 @@ from modelref.domain.textgroups import (
     compose_name,
     detect_families,
     distinct_baselines,
+    group_index,
     group_members,
-    group_names,
     groups_health,
     groups_summary,
     inferred_schema,
@@ -40,6 +41,7 @@ from modelref.domain.textgroups import (
 )
 from modelref.domain.textnames import base_name
 from modelref.errors import NotFound
+from modelref.services.catalog import Snapshot
 from modelref.services.memo import Recent
 from modelref.services.reads import Answer, Reads
 from modelref.services.textmeta import StructureSource
@@ -54,33 +56,56 @@ class TextTools:
         self.reads = reads
         self.source = source
         self._made: Recent[tuple[Any, ...], Any] = Recent(64)
+        """Answers about the whole category (a few per snapshot), the group index among them."""
+        self._asked: Recent[tuple[Any, ...], Any] = Recent(256)
+        """Answers to what a caller names (a group, detection parameters): kept apart, so however many are
+        asked they never evict the answers about the whole category. Only groups that exist get here."""
+
+    def _text(self) -> Snapshot[Any]:
+        return self.reads.snapshot(Category.TEXT_GENERATION)
 
     def _answer(self, what: tuple[Any, ...], make: Callable[[Records], T]) -> T:
-        snapshot = self.reads.snapshot(Category.TEXT_GENERATION)
+        snapshot = self._text()
         made: T = self._made.get((snapshot.fingerprint, *what), lambda: make(snapshot.documents()))
         return made
+
+    def _index(self, snapshot: Snapshot[Any]) -> Mapping[str, Records]:
+        index: GroupIndex = self._made.get((snapshot.fingerprint, "index"), lambda: group_index(snapshot.documents()))
+        return index
+
+    def _of_group(self, name: str, what: str, make: Callable[[str, Records], T | None]) -> T:
+        """An answer about one group, made from its members once per snapshot; NotFound when it has none (a
+        miss is not kept, so names of no group cannot crowd out the answers kept)."""
+        snapshot = self._text()
+        members = self._index(snapshot).get(name)
+        if members is None:
+            raise NotFound(no_group(name))
+        found: T | None = self._asked.get((snapshot.fingerprint, what, name), lambda: make(name, members))
+        if found is None:
+            raise NotFound(no_group(name))
+        return found
+
+    def members_by_group(self) -> Mapping[str, Records]:
+        """Each text group that has members, with them (one index per snapshot)."""
+        return self._index(self._text())
 
     def parse_name(self, name: str) -> ParsedNameResponse:
         """X1: the suggested group resolved through the aliases."""
         return parse_name(name, self.source.structure().resolve(base_name(name)))
 
     def compose_name(self, request: ComposeNameRequest) -> ComposeNameResponse:
-        snapshot = self.reads.snapshot(Category.TEXT_GENERATION)
-        return compose_name(request, snapshot.records)
+        return compose_name(request, self._text().records)
 
     def distinct_baselines(self) -> DistinctBaselinesResponse:
         return self._answer(("baselines",), distinct_baselines)
 
     def groups(self) -> GroupListResponse:
-        return self._answer(("groups",), group_names)
+        return GroupListResponse(groups=list(self.members_by_group()))
 
     def group(self, name: str) -> GroupMembersResponse:
         """X5, with the family the group belongs to and its custom schema."""
         structure = self.source.structure()
-        found = self._answer(("group", name), lambda records: group_members(name, records))
-        if found is None:
-            raise NotFound(no_group(name))
-        return with_custom_schema(found, structure)
+        return with_custom_schema(self._of_group(name, "group", group_members), structure)
 
     def summary(self) -> GroupsSummaryResponse:
         """X6, with the aliases, families and custom schemas held now."""
@@ -97,16 +122,17 @@ class TextTools:
         custom = self.source.structure().schema_of(name)
         if custom is not None:
             return GroupNameSchemaResponse(group_name=name, name_schema=custom, is_custom=True)
-        found = self._answer(("schema", name), lambda records: inferred_schema(name, records))
-        if found is None:
-            raise NotFound(no_group(name))
-        return found
+        return self._of_group(name, "schema", inferred_schema)
 
     def detect_families(self, params: DetectFamiliesParams) -> DetectFamiliesResponse:
         """X20: group names resolved through the aliases held now."""
         structure = self.source.structure()
-        key = ("families", params.min_prefix_length, params.min_family_size, structure.tag)
-        return self._answer(key, lambda records: detect_families(records, params, structure.owners))
+        snapshot = self._text()
+        key = (snapshot.fingerprint, "families", params.min_prefix_length, params.min_family_size, structure.tag)
+        made: DetectFamiliesResponse = self._asked.get(
+            key, lambda: detect_families(snapshot.documents(), params, structure.owners)
+        )
+        return made
 
     def structure(self) -> Answer:
         """The aliases, families and custom schemas as one document (what a REPLICA pulls), tagged."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from modelref.domain.sessions import WebSession
+from modelref.domain.sessions import StoredSession
 from modelref.storage.tables import web_sessions as _s
 
 
@@ -15,11 +15,11 @@ class SessionTable:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
-    def add(self, session: WebSession) -> None:
+    def add(self, session: StoredSession) -> None:
         self.conn.execute(
             _s.insert().values(
                 token_hash=session.token_hash,
-                apikey=session.apikey,
+                sealed_key=session.sealed_key,
                 csrf=session.csrf,
                 user_id=session.user_id,
                 username=session.username,
@@ -28,14 +28,14 @@ class SessionTable:
             )
         )
 
-    def find(self, token_hash: str, now: float) -> WebSession | None:
+    def find(self, token_hash: str, now: float) -> StoredSession | None:
         """The session of that token, unless it has expired."""
         row = self.conn.execute(sa.select(_s).where(_s.c.token_hash == token_hash, _s.c.expires_at > now)).first()
         if row is None:
             return None
-        return WebSession(
+        return StoredSession(
             token_hash=row.token_hash,
-            apikey=row.apikey,
+            sealed_key=row.sealed_key,
             csrf=row.csrf,
             user_id=row.user_id,
             username=row.username,

@@ -117,9 +117,9 @@ web_sessions = sa.Table(
     "web_sessions",
     metadata,
     # A signed-in browser: the SHA-256 of its cookie's token (the token itself is never stored), the key it
-    # signed in with, its CSRF token, who it is, and when it expires.
+    # signed in with sealed under a key derived from that token, its CSRF token, who it is, and when it expires.
     sa.Column("token_hash", sa.String(64), primary_key=True),
-    sa.Column("apikey", sa.Text, nullable=False),
+    sa.Column("sealed_key", sa.Text, nullable=False),
     sa.Column("csrf", sa.String(64), nullable=False),
     sa.Column("user_id", sa.String(64), nullable=False),
     sa.Column("username", sa.Text, nullable=False),

@@ -9,13 +9,15 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from modelref.domain.textgroups import TextModelGroupNameSchema
+from modelref.storage.tables import audit_events
 from modelref.storage.tables import text_group_aliases as _t
 from modelref.storage.tables import text_group_families as _f
 from modelref.storage.tables import text_group_schemas as _s
 
 
 class AliasTable:
-    """Aliases on one transaction's connection."""
+    """Aliases on one transaction's connection. Lists come sorted by Python (by code point), never by the
+    database: ``ORDER BY`` follows the collation, which differs between engines and PostgreSQL's locales."""
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
@@ -23,15 +25,14 @@ class AliasTable:
     def entries(self) -> dict[str, list[str]]:
         """Every canonical group with its aliases, both sorted."""
         found: dict[str, list[str]] = {}
-        for alias, canonical in self.conn.execute(
-            sa.select(_t.c.alias, _t.c.canonical).order_by(_t.c.canonical, _t.c.alias)
-        ):
-            found.setdefault(canonical, []).append(alias)
-        return found
+        for alias, canonical in self.conn.execute(sa.select(_t.c.alias, _t.c.canonical)):
+            found.setdefault(str(canonical), []).append(str(alias))
+        return {canonical: sorted(found[canonical]) for canonical in sorted(found)}
 
     def of(self, canonical: str) -> list[str]:
-        rows = self.conn.execute(sa.select(_t.c.alias).where(_t.c.canonical == canonical).order_by(_t.c.alias))
-        return [alias for (alias,) in rows]
+        """The canonical group's aliases, sorted."""
+        rows = self.conn.execute(sa.select(_t.c.alias).where(_t.c.canonical == canonical))
+        return sorted(str(alias) for (alias,) in rows)
 
     def owners(self, aliases: Sequence[str]) -> dict[str, str]:
         """The canonical group owning each of *aliases* that has one."""
@@ -58,7 +59,7 @@ class AliasTable:
 
 
 class FamilyTable:
-    """Families on one transaction's connection."""
+    """Families on one transaction's connection (sorted by Python, as the aliases)."""
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
@@ -66,14 +67,14 @@ class FamilyTable:
     def families(self) -> dict[str, list[str]]:
         """Every family with its member groups, both sorted."""
         found: dict[str, list[str]] = {}
-        query = sa.select(_f.c.group_name, _f.c.family_name).order_by(_f.c.family_name, _f.c.group_name)
-        for row in self.conn.execute(query):
-            found.setdefault(str(row[1]), []).append(str(row[0]))
-        return found
+        for group, family in self.conn.execute(sa.select(_f.c.group_name, _f.c.family_name)):
+            found.setdefault(str(family), []).append(str(group))
+        return {family: sorted(found[family]) for family in sorted(found)}
 
     def members(self, family: str) -> list[str]:
-        query = sa.select(_f.c.group_name).where(_f.c.family_name == family).order_by(_f.c.group_name)
-        return [str(row[0]) for row in self.conn.execute(query)]
+        """The family's member groups, sorted."""
+        rows = self.conn.execute(sa.select(_f.c.group_name).where(_f.c.family_name == family))
+        return sorted(str(group) for (group,) in rows)
 
     def families_of(self, groups: Sequence[str]) -> dict[str, str]:
         """The family of each of *groups* that has one."""
@@ -96,9 +97,10 @@ class SchemaTable:
         self.conn = conn
 
     def all(self) -> dict[str, TextModelGroupNameSchema]:
-        """Every group's custom schema, by group name."""
-        rows = self.conn.execute(sa.select(_s.c.group_name, _s.c.name_schema).order_by(_s.c.group_name))
-        return {str(row[0]): TextModelGroupNameSchema.model_validate_json(row[1]) for row in rows}
+        """Every group's custom schema, by group name (sorted by Python)."""
+        rows = self.conn.execute(sa.select(_s.c.group_name, _s.c.name_schema))
+        found = {str(row[0]): TextModelGroupNameSchema.model_validate_json(row[1]) for row in rows}
+        return {group: found[group] for group in sorted(found)}
 
     def get(self, group: str) -> TextModelGroupNameSchema | None:
         text = self.conn.execute(sa.select(_s.c.name_schema).where(_s.c.group_name == group)).scalar()
@@ -112,3 +114,10 @@ class SchemaTable:
     def delete(self, group: str) -> bool:
         """Forget the group's schema; whether it had one."""
         return self.conn.execute(_s.delete().where(_s.c.group_name == group)).rowcount > 0
+
+
+def last_audit_event(conn: Connection, categories: Sequence[str]) -> int:
+    """The id of the latest audit event of *categories* (0: none). Ids are handed out under the chain head's
+    lock, held until the commit, so they grow in commit order: a larger id means a later committed change."""
+    query = sa.select(sa.func.max(audit_events.c.event_id)).where(audit_events.c.category.in_(list(categories)))
+    return int(conn.execute(query).scalar() or 0)

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 import orjson
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
@@ -75,12 +75,25 @@ class Browse:
     error: str | None = None
 
 
+def _segment(name: str) -> str:
+    """*name* as one path segment: '/' encoded too, so a browser never resolves '.' or '..' inside a name."""
+    return quote(name, safe="")
+
+
 def model_url(category: Category | str, name: str) -> str:
-    return f"/ui/{Category(category).value}/model/{quote(name, safe='/')}"
+    return f"/ui/{Category(category).value}/model/{_segment(name)}"
 
 
 def group_url(name: str) -> str:
-    return f"/ui/text_generation/group/{quote(name, safe='/')}"
+    return f"/ui/text_generation/group/{_segment(name)}"
+
+
+def _link(value: Any) -> str | None:
+    """*value* when it is a web address a link may point to (http or https), else None: a ``javascript:``
+    URL from the data is shown as text, never linked."""
+    if not isinstance(value, str):
+        return None
+    return value if urlsplit(value.strip()).scheme.lower() in ("http", "https") else None
 
 
 def _size(value: Any) -> str:
@@ -126,7 +139,7 @@ class Pages:
             trim_blocks=True,
             lstrip_blocks=True,
         )
-        self.env.filters.update(size=_size, when=_when, json=_json, cell=_cell)
+        self.env.filters.update(size=_size, when=_when, json=_json, cell=_cell, link=_link)
         self.env.globals.update(
             model_url=model_url, group_url=group_url, categories=list(Category), quote=quote, urlencode=urlencode
         )
@@ -371,6 +384,9 @@ class Pages:
             errors=errors,
             message=message,
         )
+
+    def queued(self, viewer: Viewer, change: PendingChangeRecord) -> str:
+        return self.render("queued.html", viewer, title=f"Change {change.change_id} queued", change=change)
 
     def error(self, viewer: Viewer, status: int, message: str) -> str:
         return self.render("error.html", viewer, title=f"Error {status}", status=status, message=message)

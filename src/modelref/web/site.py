@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+import anyio.to_thread
 import orjson
 from pydantic import ValidationError
 
@@ -36,7 +37,7 @@ from modelref.services.reads import Reads
 from modelref.services.review import Review
 from modelref.services.sessions import Sessions
 from modelref.services.textutils import TextTools
-from modelref.web.pages import RISK_PAGE, Browse, CategoryRow, Pages, Viewer, field_errors, model_url
+from modelref.web.pages import RISK_PAGE, Browse, CategoryRow, Pages, Viewer, field_errors
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +159,10 @@ class Site:
                     group = self.text.group(group_name)
                 except ModelRefError:  # a REPLICA without the structure yet: the page without the group
                     group = None
-            history = self.history.record(category, key) if viewer.session else []
+            session = viewer.session
+            history = []
+            if session is not None and session.is_approver:  # the audit trail is an approver's, as in the API
+                history = await anyio.to_thread.run_sync(self.history.record, category, key)
         except ModelRefError as error:
             return self._error(viewer, error)
         html = self.pages.model(viewer, category, key, hit.document, usage=usage, group=group, history=history)
@@ -358,7 +362,7 @@ class Site:
             return Page(page, status)
         if viewer.session is not None and viewer.session.is_approver:
             return Redirect(f"/ui/review/{change.change_id}")
-        return Redirect(model_url(category, change.model_name) + "?proposed=" + str(change.change_id))
+        return Page(self.pages.queued(viewer, change), 202)
 
 
 def _category(name: str) -> Category | None:
@@ -371,13 +375,15 @@ def _browse(query: Mapping[str, list[str]]) -> Browse:
     raw: dict[str, str | list[str]] = {}
     values: dict[str, Any] = {}
     for key, given in query.items():
+        if key in LIST_FILTERS:
+            tags = [t.strip() for part in given for t in part.split(",") if t.strip()]
+            raw[key] = ",".join(tags)
+            if tags:
+                values[key] = tags
+            continue
         text = given[-1] if given else ""
         raw[key] = text
-        if not text.strip():
-            continue
-        if key in LIST_FILTERS:
-            values[key] = [t.strip() for part in given for t in part.split(",") if t.strip()]
-        else:
+        if text.strip():
             values[key] = text.strip()
     values.setdefault("limit", 50)
     try:

@@ -20,8 +20,8 @@ if (editor) {
   const note = document.createElement("p");
   note.className = "field-error";
   note.id = "record-syntax";
-  note.setAttribute("aria-live", "polite");
   editor.insertAdjacentElement("afterend", note);
+  editor.setAttribute("aria-describedby", (editor.getAttribute("aria-describedby") + " record-syntax").trim());
   editor.addEventListener("keydown", (event) => {
     if (event.key === "Escape") { escaped = true; return; }
     if (event.key === "Tab" && !event.shiftKey && !escaped) {

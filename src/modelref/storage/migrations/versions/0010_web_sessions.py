@@ -1,4 +1,4 @@
-"""Web UI sessions: a signed-in browser's key kept on the server, behind a cookie.
+"""Web UI sessions: a signed-in browser's key kept on the server (sealed), behind a cookie.
 
 Revision ID: 0010
 Revises: 0009
@@ -19,7 +19,7 @@ def upgrade() -> None:
     op.create_table(
         "web_sessions",
         sa.Column("token_hash", sa.String(64), primary_key=True),
-        sa.Column("apikey", sa.Text, nullable=False),
+        sa.Column("sealed_key", sa.Text, nullable=False),
         sa.Column("csrf", sa.String(64), nullable=False),
         sa.Column("user_id", sa.String(64), nullable=False),
         sa.Column("username", sa.Text, nullable=False),
