@@ -236,8 +236,8 @@ async def parts_2_and_3(rows: list[Row], services: Services, token: str, change_
         (rows[4].label, lambda: site.model(image_model, image.value, IMAGE_MODEL)),
         (rows[5].label, lambda: site.statistics(image_stats, image.value)),
         (rows[6].label, lambda: site.statistics(text_stats, text.value)),
-        (rows[7].label, lambda: site.risk(risk, text.value, RiskPreset.CRITICAL.value)),
-        (rows[8].label, _now(lambda: site.health(health, ""))),
+        (rows[7].label, lambda: site.risk(risk, text.value, RiskPreset.CRITICAL.value, 0)),
+        (rows[8].label, _now(lambda: site.health(health, "", 0))),
         (rows[9].label, _now(lambda: site.change(review, change_id))),
     ]
     await _time_calls(
@@ -297,7 +297,7 @@ async def parts_2_and_3(rows: list[Row], services: Services, token: str, change_
         (rows[5].label, _now(lambda: pages.statistics(image_stats, image_statistics, image_ranking))),
         (rows[6].label, _now(lambda: pages.statistics(text_stats, text_statistics, text_ranking))),
         (rows[7].label, _now(lambda: pages.risk(risk, text, RiskPreset.CRITICAL, report, None))),
-        (rows[8].label, _now(lambda: pages.health(health, group_health, None))),
+        (rows[8].label, _now(lambda: pages.health(health, group_health, None, 0))),
         (rows[9].label, _now(lambda: pages.change(review, change, diff))),
     ]
     await _time_calls("Part 3 — the template alone (Pages), inputs gathered beforehand", template_calls, requests)

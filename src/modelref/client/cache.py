@@ -20,7 +20,7 @@ import orjson
 
 from modelref.client.remote import Copy, Source
 from modelref.domain.categories import Category
-from modelref.domain.textgroups import TextStructure
+from modelref.domain.textgroups import TextStructure, TextStructureDocument
 from modelref.errors import InvalidRecord
 
 log = logging.getLogger(__name__)
@@ -96,7 +96,7 @@ class DiskCache:
             data = orjson.loads(path.read_bytes())
             if data.get("format") != FORMAT or data.get("origin") != self.origin:
                 return None
-            return TextStructure.model_validate(data["structure"]), data.get("source_tag")
+            return TextStructureDocument.model_validate(data["structure"]).structure(), data.get("source_tag")
         except FileNotFoundError:
             return None
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:

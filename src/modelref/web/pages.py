@@ -143,6 +143,8 @@ class Pages:
         self.env.globals.update(
             model_url=model_url, group_url=group_url, categories=list(Category), quote=quote, urlencode=urlencode
         )
+        for name in self.env.list_templates(extensions=["html"]):
+            self.env.get_template(name)  # compiled at start-up, not by a visitor's first request
 
     def render(self, template: str, viewer: Viewer, **context: Any) -> str:
         return self.env.get_template(template).render(viewer=viewer, **context)
