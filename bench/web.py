@@ -3,10 +3,10 @@
     .venv/bin/python bench/web.py [--requests 50]
 
 The service runs in this process, as the browser tests run it (tests/browser/conftest.py): the reference data
-(../shared/reference-data) imported into a fresh SQLite file, a PRIMARY with a fake AI-Horde (a
-ThreadingHTTPServer on 127.0.0.1, tests/support.py: FakeHorde, realistic_usage) holding the requestor and
-approver keys and serving realistic usage for the real model names (usage cache TTL 3600 s, so no refresh
-runs while timing). Everything lives in one temporary directory, removed at the end.
+(../shared/reference-data) imported into a fresh SQLite file (tests/support.py: seed_database), a PRIMARY with
+a fake AI-Horde (a ThreadingHTTPServer on 127.0.0.1, tests/support.py: FakeHorde, realistic_usage) holding the
+requestor and approver keys and serving realistic usage for the real model names (usage cache TTL 3600 s, so
+no refresh runs while timing). Everything lives in one temporary directory, removed at the end.
 
 Before timing: a model page of each kind is requested once (other models than the timed ones) and the service
 waits until it holds the AI-Horde's status, stats and workers of both kinds and has made its usual live
@@ -23,8 +23,10 @@ Part 2 — the page without HTTP: the ``Site`` method the route calls (app.api.s
 directly with a signed-out viewer (``site.viewer(None, "x" * 43, path)``; the approver's session for the review
 page): its reads through the services, then the template. Median and p95 of --requests calls, after Part 1.
 
-Part 3 — the template alone: the ``Pages`` method (site.pages) given the inputs Part 2's method gathers,
-gathered once beforehand. Median and p95 of --requests calls.
+Part 3 — the template alone: the ``Pages`` method (site.pages) given the inputs Part 2's method gathers, the
+same the UI shows (the browser's form as the URL fills it, the first ``RISK_PAGE`` rows of the risk report,
+the 20 models with the most requests this month), gathered once beforehand; each page is first checked to be
+the Site method's, byte for byte. Median and p95 of --requests calls.
 
 Figures over 30 ms are marked with "!".
 """
@@ -55,23 +57,20 @@ from tests.support import (
     FakeHorde,
     realistic_usage,
     reference_documents,
-    reference_files,
+    seed_database,
     writable_settings,
 )
 
-from modelref.domain.bundle import read_bundle
 from modelref.domain.categories import Category
 from modelref.domain.formats import Format
 from modelref.domain.query import SearchParams
 from modelref.domain.risk import DeletionRiskParams, RiskPreset
-from modelref.domain.usage import HordeKind, PopularParams
+from modelref.domain.usage import HordeKind, PopularParams, PopularSort
 from modelref.http.app import create_app
 from modelref.http.deps import Services, services_of
 from modelref.http.fastpath import ModelRefApp
 from modelref.services.auth import Authorizer, Role
-from modelref.services.importer import import_bundle
-from modelref.storage.store import Store
-from modelref.web.pages import Browse, CategoryRow, Viewer
+from modelref.web.pages import RISK_PAGE, Browse, CategoryRow, Viewer
 
 V2 = "/api/model_references/v2"
 BASE_URL = "http://modelref.test"
@@ -116,14 +115,10 @@ def _median_p95(times: list[float]) -> tuple[float, float]:
     return statistics.median(ordered), ordered[max(0, int(len(ordered) * 0.95) - 1)]
 
 
-def seed(folder: Path) -> Path:
-    """The real data in a fresh SQLite database in *folder* (what writable_settings copies)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    store = Store(f"sqlite:///{folder / 'modelref.sqlite3'}")
-    store.migrate()
-    import_bundle(store, read_bundle(reference_files()), now=int(time.time()))
-    store.close()
-    return folder
+def _browse(query: dict[str, list[str]]) -> Browse:
+    """The category browser's form as Site.category reads it from *query* (one value each, no tag list)."""
+    raw: dict[str, str | list[str]] = {key: given[-1] for key, given in query.items()}
+    return Browse(SearchParams.model_validate(raw), raw)
 
 
 async def warm_usage(client: httpx.AsyncClient, services: Services, timeout: float = 30) -> None:
@@ -251,8 +246,7 @@ async def parts_2_and_3(rows: list[Row], services: Services, token: str, change_
         snapshot = reads.catalog.get(category)
         category_rows.append(CategoryRow(category, len(snapshot.hits), snapshot.last_updated, snapshot.received))
     baselines = sorted({hit.baseline for hit in reads.snapshot(text).hits if hit.baseline})
-    browse_filtered = Browse(SearchParams.model_validate({"name_contains": "a", "sort_by": "name", "limit": 50}))
-    browse_plain = Browse(SearchParams.model_validate({"limit": 200}))
+    browse_filtered, browse_plain = _browse(FILTERED), _browse(PLAIN)
     page_filtered = reads.search_page(text, browse_filtered.params.to_query())
     page_plain = reads.search_page(text, browse_plain.params.to_query())
     text_document = next(h.document for h in reads.snapshot(text).hits if h.key == TEXT_MODEL)
@@ -264,9 +258,10 @@ async def parts_2_and_3(rows: list[Row], services: Services, token: str, change_
     group = services.text.group(str(text_document["text_model_group"]))
     image_statistics = reads.snapshot(image).statistics(grouped=False)
     text_statistics = reads.snapshot(text).statistics(grouped=False)
-    image_ranking = await live.ranking(image, PopularParams(limit=20))
-    text_ranking = await live.ranking(text, PopularParams(limit=20))
-    report = await live.risk_report(text, DeletionRiskParams(preset=RiskPreset.CRITICAL.value, limit=500))
+    most_used = PopularParams(limit=20, sort_by=PopularSort.USAGE_MONTH)  # as Site.statistics asks
+    image_ranking = await live.ranking(image, most_used)
+    text_ranking = await live.ranking(text, most_used)
+    report = await live.risk_report(text, DeletionRiskParams(preset=RiskPreset.CRITICAL.value, limit=RISK_PAGE))
     group_health = services.text.health()
     caller = Authorizer(site.auth, session.apikey, Role.APPROVER, Format.V2)
     change, diff = services.review.change(caller, change_id), services.review.diff(caller, change_id)
@@ -300,6 +295,8 @@ async def parts_2_and_3(rows: list[Row], services: Services, token: str, change_
         (rows[8].label, _now(lambda: pages.health(health, group_health, None, 0))),
         (rows[9].label, _now(lambda: pages.change(review, change, diff))),
     ]
+    for (label, shown), (_, made) in zip(site_calls, template_calls, strict=True):
+        assert (await shown()).html == await made(), f"Part 3 renders another page than the UI shows: {label}"
     await _time_calls("Part 3 — the template alone (Pages), inputs gathered beforehand", template_calls, requests)
 
 
@@ -342,7 +339,7 @@ def main() -> None:
         parser.error("--requests must be at least 1")
     with tempfile.TemporaryDirectory(prefix="modelref-bench-web-") as directory:
         folder = Path(directory)
-        seeded = seed(folder / "seed")
+        seeded = seed_database(folder / "seed", now=int(time.time()))  # dated today, as a fresh import is
         with FakeHorde(KEYS, usage=realistic_usage(reference_documents())) as horde:
             settings = writable_settings(folder / "primary", seeded, horde, ai_horde_cache_ttl=3600)
             asyncio.run(run(create_app(settings), args.requests))

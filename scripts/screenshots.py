@@ -3,11 +3,11 @@
     .venv/bin/python scripts/screenshots.py [--out docs/screenshots]
 
 What runs is what the browser tests run (tests/browser/conftest.py): the reference data
-(../shared/reference-data) imported into a fresh SQLite file, a PRIMARY under uvicorn on 127.0.0.1 (in this
-process, on a thread) with a fake AI-Horde serving realistic usage for the real model names
-(tests/support.py: FakeHorde, realistic_usage) and the requestor / approver keys, and Debian's Chromium
-(/usr/bin/chromium, or MODELREF_CHROMIUM, or --chromium) driven by Playwright. Everything lives in one
-temporary directory, removed at the end.
+(../shared/reference-data) imported into a fresh SQLite file (tests/support.py: seed_database), a PRIMARY
+under uvicorn on 127.0.0.1 (in this process, on a thread) with a fake AI-Horde serving realistic usage for the
+real model names (tests/support.py: FakeHorde, realistic_usage) and the requestor / approver keys, and
+Debian's Chromium (/usr/bin/chromium, or MODELREF_CHROMIUM, or --chromium; tests/browser/support.py) driven
+by Playwright. Everything lives in one temporary directory, removed at the end.
 
 Pages (desktop 1280×900 unless said; the visible part of the page, or the whole page when it is short):
   home.png        /  (the start page a browser gets)
@@ -22,38 +22,28 @@ Pages (desktop 1280×900 unless said; the visible part of the page, or the whole
                   error next to the field
   phone.png       the category page at 390×844 (a phone)
 
-Each file written is printed with its size; a page that logged a console error or failed to load a resource
-is reported (the screenshot is still written).
+Each file written is printed with its size; a page that logged a console error, failed to load a resource or
+opened a dialog is reported (the screenshot is still written). Without Chromium it says how to install it and
+exits with 1.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
 import httpx
-from playwright.sync_api import (
-    Browser,
-    BrowserContext,
-    ConsoleMessage,
-    FloatRect,
-    Page,
-    Response,
-    ViewportSize,
-    sync_playwright,
-)
+from playwright.sync_api import Browser, FloatRect, ViewportSize, sync_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository: tests.support
 
+from tests.browser.support import CHROMIUM_FLAGS, CHROMIUM_MISSING, Watched, chromium_path
 from tests.support import (
     KEYS,
     REQUESTOR,
@@ -61,28 +51,17 @@ from tests.support import (
     live_server,
     realistic_usage,
     reference_documents,
-    reference_files,
+    seed_database,
     writable_settings,
 )
 
-from modelref.domain.bundle import read_bundle
 from modelref.domain.usage import HordeKind
 from modelref.http.app import create_app
 from modelref.http.deps import services_of
 from modelref.http.fastpath import ModelRefApp
-from modelref.services.importer import import_bundle
-from modelref.storage.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 V2 = "/api/model_references/v2"
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-]
 DESKTOP: ViewportSize = {"width": 1280, "height": 900}
 PHONE: ViewportSize = {"width": 390, "height": 844}
 SHORT_PAGE = 1_400
@@ -97,30 +76,12 @@ PROPOSED_MODEL = "Gryphe/MythoMax-L2-13b"
 """The text model the requestor proposes an invalid edit of."""
 
 
-@dataclass
-class Shot:
+class Shot(Watched):
     """A browser context's page, with what went wrong on it since the last screenshot."""
-
-    context: BrowserContext
-    page: Page
-    problems: list[str] = field(default_factory=list)
 
     @classmethod
     def open(cls, browser: Browser, viewport: ViewportSize, *, phone: bool = False) -> Shot:
-        context = browser.new_context(viewport=viewport, is_mobile=phone, has_touch=phone)
-        shot = cls(context, context.new_page())
-        shot.page.on("console", shot._console)
-        shot.page.on("response", shot._response)
-        shot.page.on("pageerror", lambda error: shot.problems.append(f"page error: {error}"))
-        return shot
-
-    def _console(self, message: ConsoleMessage) -> None:
-        if message.type == "error" and not message.text.startswith("Failed to load resource"):
-            self.problems.append(f"console: {message.text}")
-
-    def _response(self, response: Response) -> None:
-        if response.status >= 400 and response.request.resource_type != "document":
-            self.problems.append(f"{response.status} {response.url}")
+        return cls(browser.new_context(viewport=viewport, is_mobile=phone, has_touch=phone))
 
     def sign_in(self, base: str, key: str, then: str) -> None:
         self.page.goto(f"{base}/ui/signin?next={quote(then, safe='/')}")
@@ -148,37 +109,19 @@ class Shot:
         flag = "  ! over 400 kB" if size > SIZE_WARNING else ""
         where = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
         print(f"  {where!s:32} {size / 1024:6.1f} kB  ({shown}){flag}")
-        for problem in self.problems:
+        for problem in [*self.problems, *(f"dialog: {message}" for message in self.dialogs)]:
             print(f"      problem on {self.page.url}: {problem}")
         self.problems.clear()
+        self.dialogs.clear()
 
     def close(self) -> None:
         self.context.close()
 
 
-def chromium_path(given: str | None) -> str:
-    path = given or os.environ.get("MODELREF_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-    if not Path(path).exists():
-        raise SystemExit(
-            "Chromium is missing: install it with `sudo apt-get install -y chromium` (or set MODELREF_CHROMIUM)"
-        )
-    return path
-
-
-def seed(folder: Path) -> Path:
-    """The real data in a fresh SQLite database in *folder* (what writable_settings copies)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    store = Store(f"sqlite:///{folder / 'modelref.sqlite3'}")
-    store.migrate()
-    import_bundle(store, read_bundle(reference_files()), now=int(time.time()))
-    store.close()
-    return folder
-
-
 @contextmanager
 def service(directory: Path) -> Iterator[tuple[str, ModelRefApp]]:
     """A PRIMARY on the real data with the fake AI-Horde, under uvicorn on 127.0.0.1; its URL and app."""
-    seeded = seed(directory / "seed")
+    seeded = seed_database(directory / "seed", now=int(time.time()))  # dated today, as a fresh import is
     with FakeHorde(KEYS, usage=realistic_usage(reference_documents())) as horde:
         settings = writable_settings(directory / "primary", seeded, horde, ai_horde_cache_ttl=3600)
         app = create_app(settings)
@@ -288,9 +231,12 @@ def main() -> None:
     )
     parser.add_argument("--chromium", help="the Chromium to drive (default: MODELREF_CHROMIUM or /usr/bin/chromium)")
     args = parser.parse_args()
+    executable = chromium_path(args.chromium)
+    if executable is None:
+        print(CHROMIUM_MISSING, file=sys.stderr)
+        sys.exit(1)
     out: Path = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
-    executable = chromium_path(args.chromium)
     with (
         tempfile.TemporaryDirectory(prefix="modelref-screenshots-") as directory,
         service(Path(directory)) as (

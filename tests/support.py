@@ -37,6 +37,7 @@ from modelref.domain.tags import catalog_tag, content_tag
 from modelref.domain.textnames import ExtraPart, ExtraPartType, ParsedName
 from modelref.domain.vocab import strip_backend
 from modelref.http.fastpath import ModelRefApp
+from modelref.services.importer import import_bundle
 from modelref.settings import Settings
 from modelref.storage.store import Store
 
@@ -580,13 +581,14 @@ class FakePrimary:
     """A PRIMARY on 127.0.0.1 serving v2 categories as modelref does — ETags, 304s, the content-tagged
     ``metadata/last_updated`` poll, 404 ``category_empty`` — and failing on demand.
 
-    ``mode`` (for category reads): "up"; "garbage" (200, not JSON); "truncated" (200, the first half of the
-    body); "empty" (200 ``{}``); "drop" (the headers and half the body, then the connection closes); "500";
-    "slow" (answers after ``delay`` seconds); "legacy" (as the existing service: no ETags, no poll, 200 ``{}``
-    for an empty category; no ``text_generation/structure``, but its alias and family lists). ``failing``:
-    categories that answer 500 whatever the mode. ``categories`` and ``structure`` (the text groups' aliases,
-    families and schemas, as ``text_generation/structure`` serves them) may be changed at any time. ``seen``
-    lists (path, status) asked.
+    ``mode`` (for category reads unless said): "up"; "garbage" (200, not JSON); "truncated" (200, the first half of
+    the body); "empty" (200 ``{}``); "drop" (the headers and half the body, then the connection closes); "500" (the
+    categories and the structure; the poll still answers); "slow" (answers after ``delay`` seconds); "legacy" (as
+    the existing service: no ETags, no poll, 200 ``{}`` for an empty category; no ``text_generation/structure``, but
+    its alias and family lists); "503" (up, but every route answers 503: the poll, the categories, the v1 routes and
+    the structure alike). ``failing``: categories that answer 500 whatever the mode. ``categories`` and
+    ``structure`` (the text groups' aliases, families and schemas, as ``text_generation/structure`` serves them) may
+    be changed at any time. ``seen`` lists (path, status) asked.
     """
 
     def __init__(self, categories: dict[Category, dict[str, dict[str, Any]]] | None = None) -> None:
@@ -642,6 +644,8 @@ class FakePrimary:
         return b"{" + b",".join(orjson.dumps(k) + b":" + orjson.dumps(d) for k, d in documents.items()) + b"}"
 
     def _answer(self, path: str, if_none_match: str | None) -> tuple[int, dict[str, str], bytes]:
+        if self.mode == "503":
+            return 503, {}, b'{"detail":"Service Unavailable"}'
         legacy = self.mode == "legacy"
         route = path.split("?")[0].removeprefix("/api/model_references/v2/")
         if route == "metadata/last_updated" and not legacy:
@@ -769,6 +773,19 @@ def make_settings(data_dir: Path, **overrides: object) -> Settings:
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
+
+
+def seed_database(folder: Path, now: int = 1_700_000_000) -> Path:
+    """Import the real data, as of *now*, into a fresh ``folder/modelref.sqlite3`` (the file
+    ``writable_settings`` copies); return *folder*."""
+    folder.mkdir(parents=True, exist_ok=True)
+    store = Store(f"sqlite:///{folder / 'modelref.sqlite3'}")
+    try:
+        store.migrate()
+        import_bundle(store, read_bundle(reference_files()), now=now)
+    finally:
+        store.close()
+    return folder
 
 
 def writable_settings(data_dir: Path, seeded: Path, horde: FakeHorde, **overrides: object) -> Settings:

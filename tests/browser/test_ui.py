@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import Browser, expect
 
 from modelref.http.app import create_app
-from tests.browser.conftest import Watched
+from tests.browser.support import Watched
 from tests.support import APPROVER, REAL_TEXT, REQUESTOR, FakePrimary, live_server, make_settings
 
 V2 = "/api/model_references/v2"

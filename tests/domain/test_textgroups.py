@@ -12,8 +12,6 @@ from pydantic import ValidationError
 from modelref.domain.textgroups import (
     ComposeNameRequest,
     DetectFamiliesParams,
-    TextStructureDocument,
-    alias_conflicts,
     compose_name,
     detect_families,
     group_members,
@@ -204,27 +202,3 @@ def test_a_part_order_naming_no_given_part_is_refused() -> None:
             ComposeNameRequest(base_name="Model", size="7B", part_order=order)
     assert ComposeNameRequest(base_name="M", size="7B", separator=None).separator is None
     assert compose_name(ComposeNameRequest(base_name="M", size="7B", separator=None), set()).composed_name == "M-7B"
-
-
-def test_a_structure_document_keeps_the_rules() -> None:
-    whole = {"aliases": {"A": ["a"]}, "families": {"F": ["A", "B"]}, "schemas": {"A": {"separator": "_"}}}
-    assert TextStructureDocument.model_validate(whole).structure().resolve("a") == "A"
-    broken = [
-        ({}, "Field required"),
-        ({"detail": "maintenance"}, "Field required"),
-        ({**whole, "detail": "x"}, "Extra inputs are not permitted"),
-        ({**whole, "aliases": {"A": ["A"]}}, "'A' is its own alias"),
-        ({**whole, "aliases": {"A": ["x"], "B": ["x"]}}, "alias 'x' is listed under 'A' and 'B'"),
-        ({**whole, "aliases": {"A": []}}, "'A' has an empty alias list"),
-        ({**whole, "families": {"F": []}}, "family 'F' has no member"),
-        ({**whole, "families": {"F": ["A"], "G": ["A"]}}, "group 'A' is listed in family 'F' and 'G'"),
-    ]
-    for document, problem in broken:
-        with pytest.raises(ValidationError, match=problem):
-            TextStructureDocument.model_validate(document)
-
-
-def test_an_alias_may_not_name_a_group_with_members() -> None:
-    problem = alias_conflicts("Llama-3", ["L3", "Marx"], {}, None, set(), {"Marx", "Llama-3"})
-    assert problem == "'Marx' is a group of its own (text models are in it); it cannot be an alias of 'Llama-3'"
-    assert alias_conflicts("Llama-3", ["L3"], {}, None, set(), {"Marx", "Llama-3"}) is None

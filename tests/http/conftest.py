@@ -6,11 +6,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from modelref.domain.bundle import read_bundle
 from modelref.http.app import create_app
-from modelref.services.importer import import_bundle
-from modelref.storage.store import Store
-from tests.support import KEYS, FakeHorde, make_settings, reference_files, running, writable_settings
+from tests.support import KEYS, FakeHorde, make_settings, running, seed_database, writable_settings
 
 
 @pytest.fixture(scope="session")
@@ -21,12 +18,7 @@ def anyio_backend() -> str:
 @pytest.fixture(scope="session")
 def seeded_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A SQLite file holding the real data, imported once per test session (read-only tests copy it)."""
-    folder = tmp_path_factory.mktemp("seeded")
-    store = Store(f"sqlite:///{folder / 'modelref.sqlite3'}")
-    store.migrate()
-    import_bundle(store, read_bundle(reference_files()), now=1_700_000_000)
-    store.close()
-    return folder
+    return seed_database(tmp_path_factory.mktemp("seeded"))
 
 
 @pytest.fixture(scope="module")

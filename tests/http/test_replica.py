@@ -7,17 +7,14 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any
 
 import anyio
 import httpx
 import pytest
 
 from modelref import ModelReference, Unavailable
-from modelref.client import remote
 from modelref.domain.categories import Category
 from modelref.domain.tags import content_tag
-from modelref.domain.textgroups import TextStructure
 from modelref.http.app import create_app
 from tests.support import KEYS as HORDE_USERS
 from tests.support import (
@@ -227,33 +224,40 @@ async def test_a_replica_waits_at_start_for_a_primary_a_moment_late(tmp_path: Pa
             timer.cancel()
 
 
-async def test_a_primary_that_does_not_answer_is_not_asked_for_the_structure_too(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    asked: list[float] = []
-    fetch = remote.fetch_structure
+async def test_a_primary_that_does_not_answer_is_not_asked_for_the_structure_too(tmp_path: Path) -> None:
+    structure, first_read = f"{TEXT}/structure", f"{V2}/{Category.IMAGE_GENERATION.value}"
 
-    def counted(*args: Any) -> tuple[TextStructure, str | None] | str:
-        asked.append(time.monotonic())
-        return fetch(*args)
+    def polls_started(since: int) -> list[int]:
+        """Where in ``primary.seen`` each poll after *since* started (a failing poll reads every category)."""
+        return [i for i, (path, _) in enumerate(primary.seen) if i >= since and path == first_read]
 
-    monkeypatch.setattr(remote, "fetch_structure", counted)
     with FakePrimary() as primary, FakeHorde(HORDE_USERS) as horde:
         primary.structure = STRUCTURE
         async for client in replica_client(tmp_path, primary.url, horde.url):
             await structure_asked(primary, since=0)  # asked on every poll while the PRIMARY answers
-            primary.stop()
+            primary.mode = "503"  # up, but answering nothing: the poll, the categories and the structure alike
             deadline = time.monotonic() + DEADLINE
-            while "ConnectError" not in str((await client.get("/api/heartbeat")).json()["replica"]["last_error"]):
-                assert time.monotonic() < deadline, "the REPLICA never noticed its PRIMARY went away"
+            while "503" not in str((await client.get("/api/heartbeat")).json()["replica"]["last_error"]):
+                assert time.monotonic() < deadline, "the REPLICA never noticed its PRIMARY failing"
                 await anyio.sleep(0.1)
-            before = len(asked)
-            await anyio.sleep(2.5)  # two polls or more
-            beat = (await client.get("/api/heartbeat")).json()["replica"]
-            assert beat["last_poll_age_seconds"] < 1.5
-            assert len(asked) == before  # not asked while it does not answer
-            assert beat["structure_age_seconds"] >= 2
-            assert (await client.get(f"{TEXT}/structure")).json() == STRUCTURE
+            failing = len(primary.seen)  # in the middle of the first poll that failed
+            while len(polls_started(failing)) < 2:
+                assert time.monotonic() < deadline, "the REPLICA stopped polling its failing PRIMARY"
+                await anyio.sleep(0.1)
+            # the rest of the first poll that failed and the whole next one: categories asked, never the structure
+            failed = [path for path, _ in primary.seen[failing : polls_started(failing)[1]]]
+            assert first_read in failed
+            assert structure not in failed
+            assert (await client.get("/api/heartbeat")).json()["replica"]["structure_age_seconds"] >= 2
+            assert (await client.get(structure)).json() == STRUCTURE
+            primary.mode = "up"
+            recovered = len(primary.seen)
+            deadline = time.monotonic() + DEADLINE
+            while (await client.get("/api/heartbeat")).json()["replica"]["structure_age_seconds"] >= 1:
+                assert time.monotonic() < deadline, "the REPLICA never asked its recovered PRIMARY for the structure"
+                await anyio.sleep(0.1)
+            assert structure in [path for path, _ in primary.seen[recovered:]]
+            assert (await client.get(structure)).json() == STRUCTURE
 
 
 async def test_a_replica_of_the_existing_service_takes_its_alias_and_family_lists(tmp_path: Path) -> None:
@@ -416,7 +420,7 @@ def _decide_structure(database: str) -> None:
     """What moderators decide about the text groups, written on the PRIMARY as its routes write it (each change
     with its audit event, which tells the PRIMARY's process to read the structure again)."""
     from modelref.domain.deployment import Deployment
-    from modelref.domain.textgroups import GroupNameSchemaUpdateRequest
+    from modelref.domain.textstructure import GroupNameSchemaUpdateRequest
     from modelref.services.textmeta import Aliases, Families, Schemas, StoredStructure
     from modelref.storage.store import Store
     from tests.factories import requestor

@@ -239,7 +239,7 @@ async def test_odd_requests_get_pages_with_the_ui_headers_never_a_500(writer: ht
         ("/ui/review/99999999999999999999999", 422),
         ("/ui/review/abc", 422),
         ("/ui/text_generation/groups/health?offset=-1", 422),
-        ("/ui/", 404),
+        ("/ui/text_generation/nothing/here", 404),
         ("/ui/review/1/approve", 405),
         ("/ui/text_generation/model/%00", 404),
         ("/ui/clip?tags_any=" + "x" * 3000, 400),
@@ -248,6 +248,9 @@ async def test_odd_requests_get_pages_with_the_ui_headers_never_a_500(writer: ht
         assert page.status_code == status, path
         assert page.headers["content-type"].startswith("text/html"), path
         assert "script-src 'self'" in page.headers["content-security-policy"], path
+    start = await writer.get("/ui", headers=HTML)
+    assert (start.status_code, start.headers["location"]) == (303, "/")
+    assert (await writer.get("/api/ui/signin", headers=HTML)).status_code == 404  # the UI is not under /api
     huge = await writer.post("/ui/review/9223372036854775808/apply", data={"csrf": "x"}, headers=HTML)
     assert huge.status_code == 422
     assert (await writer.get("/api/model_references/v2/nope/model/x")).headers["content-type"] == "application/json"

@@ -13,12 +13,14 @@ from typing import Any, cast
 import pytest
 import sqlalchemy as sa
 
+from modelref.domain.audit import EventSpec, Operation
 from modelref.domain.categories import Category
 from modelref.domain.deployment import Deployment, ReplicateMode
-from modelref.domain.textgroups import GroupNameSchemaUpdateRequest, TextModelGroupNameSchema, TextStructure
+from modelref.domain.formats import Format
+from modelref.domain.textstructure import GroupNameSchemaUpdateRequest, TextModelGroupNameSchema, TextStructure
 from modelref.errors import AlreadyExists, NotFound, NotReplicated, NotWritable
 from modelref.services.reads import Reads
-from modelref.services.textmeta import Aliases, Families, Schemas, StoredStructure
+from modelref.services.textmeta import STRUCTURAL_AUDIT_CATEGORIES, Aliases, Families, Schemas, StoredStructure
 from modelref.services.textutils import TextTools
 from modelref.storage.store import Store
 from tests.factories import RefusingCaller, requestor, text_record
@@ -130,6 +132,22 @@ def test_concurrent_additions_to_one_family_lose_nothing(store: Store) -> None:
     assert chain_problems(store) == []
     with pytest.raises(AlreadyExists, match="already belongs to family 'F'"):
         families.replace("G", ["g1"], requestor())
+
+
+def test_the_stored_structure_is_read_again_only_after_a_structural_event(store: Store) -> None:
+    source = StoredStructure(store)
+    with store.read() as tx:
+        assert tx.audit.last_event_id(STRUCTURAL_AUDIT_CATEGORIES) is None
+    empty = source.structure()
+    assert source.structure() is empty  # nothing changed: the copy held
+    with store.write() as tx:
+        tx.audit.append([EventSpec(Format.V2, "image_generation", "x", Operation.CREATE, "1001", None)])
+    assert source.structure() is empty  # another category's event is no structural change
+    Aliases(store, Deployment(), source, groups=set).replace("Llama-3", ["L3"], requestor())
+    with store.read() as tx:
+        latest = tx.audit.last_event_id(STRUCTURAL_AUDIT_CATEGORIES)
+    assert latest == audit_events(store)[-1].event_id
+    assert source.structure().resolve("L3") == "Llama-3"
 
 
 def test_a_schema_update_merges_into_the_one_held_and_is_audited(store: Store) -> None:

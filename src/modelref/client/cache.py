@@ -20,7 +20,7 @@ import orjson
 
 from modelref.client.remote import Copy, Source
 from modelref.domain.categories import Category
-from modelref.domain.textgroups import TextStructure, TextStructureDocument
+from modelref.domain.textstructure import TextStructure, TextStructureDocument
 from modelref.errors import InvalidRecord
 
 log = logging.getLogger(__name__)
@@ -128,5 +128,13 @@ class DiskCache:
 
     def confirm(self, category: Category, when: float) -> None:
         """Mark the copy on disk as confirmed by its source at *when*."""
-        with contextlib.suppress(OSError):
-            os.utime(self.path(category), (when, when))
+        self._touch(self.path(category), when)
+
+    def confirm_structure(self, when: float) -> None:
+        """Mark the structure on disk as confirmed by the PRIMARY at *when* (a 304: the file is not rewritten)."""
+        self._touch(self.structure_path, when)
+
+    @staticmethod
+    def _touch(path: Path, when: float) -> None:
+        with contextlib.suppress(OSError):  # none on disk, or not ours to touch: the copy in memory still serves
+            os.utime(path, (when, when))

@@ -24,7 +24,7 @@ from modelref.domain.inputs import shown
 from modelref.domain.legacy import describe_validation_error
 from modelref.domain.records import RecordBase, parse_record
 from modelref.domain.tags import bare_tag, content_tag, v2_body
-from modelref.domain.textgroups import (
+from modelref.domain.textstructure import (
     GroupAliasListResponse,
     GroupFamilyListResponse,
     TextStructure,

@@ -17,7 +17,7 @@ from modelref.client.remote import Source, SourceFailed
 from modelref.domain.categories import Category
 from modelref.domain.info import ReplicaCategoryStatus, ReplicaStatus
 from modelref.domain.stored import CategoryData, CategoryState, StoredRecord
-from modelref.domain.textgroups import TextStructure
+from modelref.domain.textstructure import TextStructure
 from modelref.errors import NotReplicated, Unavailable
 
 log = logging.getLogger(__name__)
@@ -93,7 +93,7 @@ class Replica:
         return changed
 
     def _load_structure_from_disk(self) -> None:
-        """Hold the structure on disk, received when the file was written."""
+        """Hold the structure on disk, as of its file's mtime (when the PRIMARY last sent or confirmed it)."""
         cache = self.mirror.cache
         if cache is None or (held := cache.read_structure()) is None:
             return
@@ -141,6 +141,8 @@ class Replica:
             return
         self._structure_at = time.time()
         if not isinstance(got, tuple):  # NOT_MODIFIED: the structure held is the PRIMARY's
+            if self.mirror.cache is not None:  # its file's mtime is its age after a restart
+                self.mirror.cache.confirm_structure(self._structure_at)
             return
         if held is None or held[0] != got[0]:
             log.info(

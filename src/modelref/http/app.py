@@ -145,7 +145,6 @@ def _start(settings: Settings, freeze: bool) -> Services:
         aliases=Aliases(store, deployment, structure, groups=text_tools.members_by_group),
         families=Families(store, deployment, structure),
         schemas=Schemas(store, deployment, structure),
-        sessions=sessions,
         site=Site(
             reads=reads,
             live=live,
@@ -236,7 +235,7 @@ class ApiOnlyCORS(CORSMiddleware):
     """CORS for the API only: the UI's pages (and their CSRF tokens) are never readable from another origin."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and str(scope.get("path", "")).startswith((site.PREFIX + "/", "/static/")):
+        if scope["type"] == "http" and site.is_ui(scope):
             await self.app(scope, receive, send)
             return
         await super().__call__(scope, receive, send)

@@ -26,7 +26,6 @@ from modelref.services.live import Live
 from modelref.services.proposals import Proposals
 from modelref.services.reads import Reads
 from modelref.services.review import Review
-from modelref.services.sessions import Sessions
 from modelref.services.textmeta import Aliases, Families, Schemas
 from modelref.services.textutils import TextTools
 from modelref.web.site import Site
@@ -48,7 +47,6 @@ class Services:
     aliases: Aliases
     families: Families
     schemas: Schemas
-    sessions: Sessions
     site: Site
     replica: Replica | None = None
     """The REPLICA's sources (None on a PRIMARY)."""

@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import hmac
 import logging
-import secrets
 from dataclasses import dataclass
 from pathlib import Path as FilePath
 from typing import Annotated, Any
-from urllib.parse import quote
 
 import anyio.to_thread
 from fastapi import APIRouter, Depends, FastAPI, Form, Path, Query, Request, Response
@@ -22,10 +20,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Scope
 
 from modelref.domain.queue import MAX_ID
-from modelref.domain.sessions import WebSession
 from modelref.http.deps import ServicesDep, services_of
+from modelref.services.sessions import LIFETIME
 from modelref.web.pages import Viewer
 from modelref.web.site import Outcome, Page, Redirect, SignedIn, Site
 
@@ -54,7 +53,7 @@ def install(api: FastAPI) -> None:
         api_handler = api.exception_handlers[kind]
 
         async def handler(request: Request, error: Exception, api_handler: Any = api_handler) -> Response:
-            if not request.url.path.startswith(PREFIX + "/") and request.url.path != PREFIX:
+            if not is_ui(request.scope):
                 answer: Response = await api_handler(request, error)
                 return answer
             return _error_page(request, error)
@@ -80,6 +79,13 @@ def _error_page(request: Request, error: Exception) -> Response:
     return respond(request, visit, Page(services.site.pages.error(viewer, status, message), status))
 
 
+def is_ui(scope: Scope) -> bool:
+    """Whether a request is for the UI: ``/ui…`` or ``/static/…``, not under ``/api`` (where the UI is not
+    served: only the API is)."""
+    path = str(scope.get("path", ""))
+    return not scope.get("root_path") and (path == PREFIX or path.startswith((PREFIX + "/", "/static/")))
+
+
 def static_files() -> StaticFiles:
     return StaticFiles(directory=STATIC)
 
@@ -99,20 +105,14 @@ class Visit:
 
 
 def _visit(request: Request, site: Site) -> Visit:
-    token = request.cookies.get(SESSION_COOKIE)
-    session: WebSession | None = site.sessions.find(token)
-    new_csrf = None
-    if session is not None:
-        csrf = session.csrf
-    else:
-        csrf = request.cookies.get(CSRF_COOKIE) or ""
-        if len(csrf) < 32 or len(csrf) > 128:
-            csrf = new_csrf = secrets.token_urlsafe(32)
     path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return Visit(site.viewer(session, csrf, path), site, new_csrf)
+    viewer, new_csrf = site.visit(request.cookies.get(SESSION_COOKIE), request.cookies.get(CSRF_COOKIE), path)
+    return Visit(viewer, site, new_csrf)
 
 
 async def visit(request: Request, services: ServicesDep) -> Visit:
+    if request.scope.get("root_path"):  # /api/ui/…: the API's, which has no such route
+        raise StarletteHTTPException(404)
     return await anyio.to_thread.run_sync(_visit, request, services.site)
 
 
@@ -156,6 +156,11 @@ async def home(request: Request, services: ServicesDep) -> Response:
     return respond(request, found, found.site.home(found.viewer))
 
 
+@router.get("")
+def start(request: Request, visit: VisitDep) -> Response:
+    return respond(request, visit, Redirect("/"))
+
+
 @router.get("/search")
 def search(request: Request, visit: VisitDep, q: Annotated[str, Query(max_length=2_000)] = "") -> Response:
     return respond(request, visit, visit.site.search(visit.viewer, q))
@@ -170,10 +175,9 @@ def signin_form(request: Request, visit: VisitDep, next: Annotated[str, Query(ma
 def signin(request: Request, visit: VisitDep, apikey: Short = "", csrf: Token = "", next: Short = "/") -> Response:
     if _forged(visit, csrf):
         return _refused(request, visit)
-    outcome = visit.site.signin(visit.viewer, apikey, next)
+    outcome = visit.site.signin(visit.viewer, apikey, next, replacing=request.cookies.get(SESSION_COOKIE))
     if not isinstance(outcome, SignedIn):
         return respond(request, visit, outcome)
-    visit.site.sessions.close(request.cookies.get(SESSION_COOKIE))  # a new sign-in replaces the old session
     response = respond(request, visit, Redirect(outcome.location))
     response.set_cookie(
         SESSION_COOKIE,
@@ -182,7 +186,7 @@ def signin(request: Request, visit: VisitDep, apikey: Short = "", csrf: Token = 
         samesite="strict",
         secure=_secure(request),
         path="/",
-        max_age=12 * 3600,
+        max_age=int(LIFETIME),
     )
     return response
 
@@ -197,8 +201,7 @@ def signout_page(request: Request, visit: VisitDep) -> Response:
 def signout(request: Request, visit: VisitDep, csrf: Token = "") -> Response:
     if visit.viewer.session is not None and _forged(visit, csrf):
         return _refused(request, visit)  # a live session ends only from a form of this site
-    visit.site.sessions.close(request.cookies.get(SESSION_COOKIE))
-    response = respond(request, visit, Redirect("/"))
+    response = respond(request, visit, visit.site.signout(request.cookies.get(SESSION_COOKIE)))
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict", secure=_secure(request))
     return response
 
@@ -286,10 +289,7 @@ async def risk(
     chosen: Annotated[str, Query(alias="category", max_length=80)] = "",
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> Response:
-    if chosen and chosen != category:  # the form's category select
-        target = f"/ui/{quote(chosen)}/deletion-risk" + (f"?preset={quote(preset)}" if preset else "")
-        return respond(request, visit, Redirect(target))
-    return respond(request, visit, await visit.site.risk(visit.viewer, category, preset, offset))
+    return respond(request, visit, await visit.site.risk(visit.viewer, category, preset, offset, switch_to=chosen))
 
 
 @router.get("/{category}")

@@ -13,8 +13,6 @@ from fastapi import Path, Query, Request, Response
 
 from modelref.domain.textgroups import (
     MAX_NAME,
-    AliasEntry,
-    AliasRequest,
     BatchUpdateResponse,
     CommonFieldsUpdateRequest,
     ComposeNameRequest,
@@ -22,19 +20,23 @@ from modelref.domain.textgroups import (
     DetectFamiliesParams,
     DetectFamiliesResponse,
     DistinctBaselinesResponse,
-    Family,
-    FamilyMemberRequest,
-    GroupAliasListResponse,
-    GroupFamilyListResponse,
     GroupHealthResponse,
     GroupListResponse,
     GroupMembersResponse,
     GroupNameSchemaResponse,
-    GroupNameSchemaUpdateRequest,
     GroupsSummaryResponse,
     NameExceptionRequest,
     NameExceptionResponse,
     ParsedNameResponse,
+)
+from modelref.domain.textstructure import (
+    AliasEntry,
+    AliasRequest,
+    Family,
+    FamilyMemberRequest,
+    GroupAliasListResponse,
+    GroupFamilyListResponse,
+    GroupNameSchemaUpdateRequest,
     SetAliasesRequest,
     SetFamilyRequest,
     TextStructure,
@@ -58,27 +60,29 @@ TEXT = _plain_400(errors(400, 404, 422, 503))
 router = api_router("/model_references/v2/text_generation", ["v2", "text_utils"], responses=TEXT)
 """Operation ids as the existing service's (its defaults); the path forms are modelref's."""
 NO_NUL = r"^[^\x00]*$"
-GroupPath = Annotated[
-    str,
-    Path(min_length=1, max_length=200, pattern=NO_NUL, description="A group or family name (may contain '/')."),
-]
-"""A group or family name an alias or family entry is kept under: at most 200 characters, no NUL."""
 Name = Annotated[str, Query(min_length=1, max_length=MAX_NAME, description="A model name (may contain '/').")]
-GroupNamed = Annotated[
+GroupLookupPath = Annotated[
     str,
     Path(min_length=1, max_length=MAX_NAME, pattern=NO_NUL, description="A group name (may contain '/')."),
 ]
-"""A group looked up among the text models (path form): at most MAX_NAME characters, no NUL (422)."""
-GroupNamedQuery = Annotated[
+"""A group looked up among the text models (its members, its naming schema, a change to its members): at most
+MAX_NAME characters, no NUL (422)."""
+GroupLookupQuery = Annotated[
     str,
     Query(min_length=1, max_length=MAX_NAME, pattern=NO_NUL, description="A group name (may contain '/')."),
 ]
-"""The same, as the ``?name=`` form takes it."""
-GroupQuery = Annotated[
+"""``GroupLookupPath`` as the ``?name=`` form takes it."""
+StoredGroupPath = Annotated[
+    str,
+    Path(min_length=1, max_length=200, pattern=NO_NUL, description="A group or family name (may contain '/')."),
+]
+"""A name structural metadata is kept under: the canonical group of an alias entry, a family, or the group of
+a custom naming schema. At most 200 characters (the stored key's limit), no NUL (422)."""
+StoredGroupQuery = Annotated[
     str,
     Query(min_length=1, max_length=200, pattern=NO_NUL, description="A group name (may contain '/')."),
 ]
-"""A group name a custom schema is kept under (``?name=`` form): at most 200 characters, no NUL."""
+"""``StoredGroupPath`` as the ``?name=`` form takes it (the custom naming schema routes)."""
 
 
 @router.get("/parse_name", operation_id="parse_name_model_references_v2_text_generation_parse_name_get")
@@ -128,26 +132,26 @@ def groups_health(tools: TextToolsDep) -> GroupHealthResponse:
 @router.get(
     "/group/name_schema", operation_id="get_group_name_schema_model_references_v2_text_generation_group_name_schema_get"
 )
-def group_name_schema_query(tools: TextToolsDep, name: GroupNamedQuery) -> GroupNameSchemaResponse:
+def group_name_schema_query(tools: TextToolsDep, name: GroupLookupQuery) -> GroupNameSchemaResponse:
     """A group's naming schema (``?name=`` form)."""
     return tools.name_schema(name)
 
 
 @router.get("/group", operation_id="get_group_model_references_v2_text_generation_group_get")
-def group_query(tools: TextToolsDep, name: GroupNamedQuery) -> GroupMembersResponse:
+def group_query(tools: TextToolsDep, name: GroupLookupQuery) -> GroupMembersResponse:
     """A group's members and what they share (``?name=`` form)."""
     return tools.group(name)
 
 
 @router.get("/group/{group_name:name}/name_schema", operation_id="get_group_name_schema_by_path")
-def group_name_schema(tools: TextToolsDep, group_name: GroupNamed) -> GroupNameSchemaResponse:
+def group_name_schema(tools: TextToolsDep, group_name: GroupLookupPath) -> GroupNameSchemaResponse:
     """A group's naming schema: its custom one (kept under its name, else under the group it is an alias of),
     else inferred from its members' names. 404 when it has neither."""
     return tools.name_schema(group_name)
 
 
 @router.get("/group/{group_name:name}", operation_id="get_group_by_path")
-def group(tools: TextToolsDep, group_name: GroupNamed) -> GroupMembersResponse:
+def group(tools: TextToolsDep, group_name: GroupLookupPath) -> GroupMembersResponse:
     """A group's members with their parsed parts, the fields they share, the sizes, variants, quants and
     versions available, its naming schema and its exception members. 404 when it has no member."""
     return tools.group(group_name)
@@ -180,7 +184,7 @@ writes = api_router(
     status_code=202,
 )
 def group_common_fields_query(
-    services: ServicesDep, caller: RequestorDep, name: GroupNamedQuery, request: CommonFieldsUpdateRequest
+    services: ServicesDep, caller: RequestorDep, name: GroupLookupQuery, request: CommonFieldsUpdateRequest
 ) -> BatchUpdateResponse:
     """Queue the same fields on every canonical member of a group (``?name=`` form)."""
     return services.proposals.group_common_fields(name, request, caller)
@@ -190,7 +194,7 @@ def group_common_fields_query(
     "/group/{group_name:name}/common_fields", operation_id="update_group_common_fields_by_path", status_code=202
 )
 def group_common_fields(
-    services: ServicesDep, caller: RequestorDep, group_name: GroupNamed, request: CommonFieldsUpdateRequest
+    services: ServicesDep, caller: RequestorDep, group_name: GroupLookupPath, request: CommonFieldsUpdateRequest
 ) -> BatchUpdateResponse:
     """Queue the same fields on every canonical member of a group: one update each, all or none, named by one
     ``batch_id`` in their ``request_metadata``. 400 when no field is given; 404 when the group has no member."""
@@ -217,7 +221,7 @@ def name_exception(
     operation_id="update_group_name_schema_model_references_v2_text_generation_group_name_schema_put",
 )
 def update_name_schema_query(
-    services: ServicesDep, caller: RequestorDep, name: GroupQuery, request: GroupNameSchemaUpdateRequest
+    services: ServicesDep, caller: RequestorDep, name: StoredGroupQuery, request: GroupNameSchemaUpdateRequest
 ) -> GroupNameSchemaResponse:
     """Save a group's custom naming schema (``?name=`` form)."""
     return services.schemas.update(name, request, caller)
@@ -225,7 +229,7 @@ def update_name_schema_query(
 
 @writes.put("/group/{group_name:name}/name_schema", operation_id="update_group_name_schema_by_path")
 def update_name_schema(
-    services: ServicesDep, caller: RequestorDep, group_name: GroupPath, request: GroupNameSchemaUpdateRequest
+    services: ServicesDep, caller: RequestorDep, group_name: StoredGroupPath, request: GroupNameSchemaUpdateRequest
 ) -> GroupNameSchemaResponse:
     """Save a group's custom naming schema: the fields given, merged into the one it has (or the default
     one). The group need not exist yet."""
@@ -237,13 +241,13 @@ def update_name_schema(
     operation_id="delete_group_name_schema_model_references_v2_text_generation_group_name_schema_delete",
     status_code=204,
 )
-def delete_name_schema_query(services: ServicesDep, caller: RequestorDep, name: GroupQuery) -> None:
+def delete_name_schema_query(services: ServicesDep, caller: RequestorDep, name: StoredGroupQuery) -> None:
     """Delete a group's custom naming schema (``?name=`` form)."""
     services.schemas.delete(name, caller)
 
 
 @writes.delete("/group/{group_name:name}/name_schema", operation_id="delete_group_name_schema_by_path", status_code=204)
-def delete_name_schema(services: ServicesDep, caller: RequestorDep, group_name: GroupPath) -> None:
+def delete_name_schema(services: ServicesDep, caller: RequestorDep, group_name: StoredGroupPath) -> None:
     """Delete a group's custom naming schema: its schema is inferred from its members' names again. 404 when
     it has none."""
     services.schemas.delete(group_name, caller)
@@ -261,7 +265,7 @@ def list_aliases(services: ServicesDep) -> GroupAliasListResponse:
 @router.get(
     "/aliases/{canonical:name}", operation_id="get_alias_model_references_v2_text_generation_aliases__canonical__get"
 )
-def get_alias(services: ServicesDep, canonical: GroupPath) -> AliasEntry:
+def get_alias(services: ServicesDep, canonical: StoredGroupPath) -> AliasEntry:
     """One canonical group's aliases; 404 when it has none."""
     return services.aliases.entry(canonical)
 
@@ -270,7 +274,7 @@ def get_alias(services: ServicesDep, canonical: GroupPath) -> AliasEntry:
     "/aliases/{canonical:name}", operation_id="set_aliases_model_references_v2_text_generation_aliases__canonical__put"
 )
 def set_aliases(
-    services: ServicesDep, caller: RequestorDep, canonical: GroupPath, request: SetAliasesRequest
+    services: ServicesDep, caller: RequestorDep, canonical: StoredGroupPath, request: SetAliasesRequest
 ) -> AliasEntry:
     """Replace a canonical group's aliases. 409 when it is among them, is itself an alias, or an alias
     belongs to another group, has aliases of its own or is a group with models of its own."""
@@ -281,7 +285,9 @@ def set_aliases(
     "/aliases/{canonical:name}/add",
     operation_id="add_alias_model_references_v2_text_generation_aliases__canonical__add_post",
 )
-def add_alias(services: ServicesDep, caller: RequestorDep, canonical: GroupPath, request: AliasRequest) -> AliasEntry:
+def add_alias(
+    services: ServicesDep, caller: RequestorDep, canonical: StoredGroupPath, request: AliasRequest
+) -> AliasEntry:
     """Add one alias (nothing changes when it is there already)."""
     return services.aliases.add(canonical, request.alias, caller)
 
@@ -291,7 +297,7 @@ def add_alias(services: ServicesDep, caller: RequestorDep, canonical: GroupPath,
     operation_id="remove_alias_model_references_v2_text_generation_aliases__canonical__remove_post",
 )
 def remove_alias(
-    services: ServicesDep, caller: RequestorDep, canonical: GroupPath, request: AliasRequest
+    services: ServicesDep, caller: RequestorDep, canonical: StoredGroupPath, request: AliasRequest
 ) -> AliasEntry:
     """Remove one alias; removing the last one deletes the entry."""
     return services.aliases.remove(canonical, request.alias, caller)
@@ -302,7 +308,7 @@ def remove_alias(
     operation_id="delete_aliases_model_references_v2_text_generation_aliases__canonical__delete",
     status_code=204,
 )
-def delete_aliases(services: ServicesDep, caller: RequestorDep, canonical: GroupPath) -> None:
+def delete_aliases(services: ServicesDep, caller: RequestorDep, canonical: StoredGroupPath) -> None:
     """Delete a canonical group's alias entry."""
     services.aliases.delete(canonical, caller)
 
@@ -320,7 +326,7 @@ def list_families(services: ServicesDep) -> GroupFamilyListResponse:
     "/families/{family_name:name}",
     operation_id="get_family_model_references_v2_text_generation_families__family_name__get",
 )
-def get_family(services: ServicesDep, family_name: GroupPath) -> Family:
+def get_family(services: ServicesDep, family_name: StoredGroupPath) -> Family:
     """One family; 404 when there is none of that name."""
     return services.families.family(family_name)
 
@@ -330,7 +336,7 @@ def get_family(services: ServicesDep, family_name: GroupPath) -> Family:
     operation_id="set_family_model_references_v2_text_generation_families__family_name__put",
 )
 def set_family(
-    services: ServicesDep, caller: RequestorDep, family_name: GroupPath, request: SetFamilyRequest
+    services: ServicesDep, caller: RequestorDep, family_name: StoredGroupPath, request: SetFamilyRequest
 ) -> Family:
     """Create or replace a family. 409 when it would be empty, or a group belongs to another family."""
     return services.families.replace(family_name, request.members, caller)
@@ -341,7 +347,7 @@ def set_family(
     operation_id="add_family_member_model_references_v2_text_generation_families__family_name__add_post",
 )
 def add_family_member(
-    services: ServicesDep, caller: RequestorDep, family_name: GroupPath, request: FamilyMemberRequest
+    services: ServicesDep, caller: RequestorDep, family_name: StoredGroupPath, request: FamilyMemberRequest
 ) -> Family:
     """Add a group to an existing family (404 when the family does not exist; 409 when the group is in another)."""
     return services.families.add(family_name, request.group_name, caller)
@@ -352,7 +358,7 @@ def add_family_member(
     operation_id="remove_family_member_model_references_v2_text_generation_families__family_name__remove_post",
 )
 def remove_family_member(
-    services: ServicesDep, caller: RequestorDep, family_name: GroupPath, request: FamilyMemberRequest
+    services: ServicesDep, caller: RequestorDep, family_name: StoredGroupPath, request: FamilyMemberRequest
 ) -> Family:
     """Remove a group from a family; a family left empty is deleted."""
     return services.families.remove(family_name, request.group_name, caller)
@@ -363,6 +369,6 @@ def remove_family_member(
     operation_id="delete_family_model_references_v2_text_generation_families__family_name__delete",
     status_code=204,
 )
-def delete_family(services: ServicesDep, caller: RequestorDep, family_name: GroupPath) -> None:
+def delete_family(services: ServicesDep, caller: RequestorDep, family_name: StoredGroupPath) -> None:
     """Delete a family."""
     services.families.delete(family_name, caller)

@@ -105,9 +105,10 @@ class Live:
         """Deletion risk as a model, with the errors of ``deletion_risk``."""
         preset = _preset(params.preset)
         snapshot, live = await self._live_category(category, RISK_CATEGORIES, workers=False)
-        key = ("risk", snapshot.category, snapshot.fingerprint, live.tag, *params.model_dump().values())
         report: CategoryDeletionRiskResponse = await anyio.to_thread.run_sync(
-            self._models.get, key, lambda: self._report(snapshot, live, params, preset)
+            self._models.get,
+            _risk_key(snapshot, live, params, preset),
+            lambda: self._report(snapshot, live, params, preset),
         )
         return report
 
@@ -127,9 +128,7 @@ class Live:
         self, snapshot: Snapshot[Any], live: LiveData, params: DeletionRiskParams, preset: RiskPreset | None
     ) -> CategoryDeletionRiskResponse:
         category = snapshot.category
-        text = category is Category.TEXT_GENERATION
-        grouped = params.group_text_models and text
-        variations = params.include_backend_variations and text and not grouped
+        grouped, variations = _risk_view(category, params)
         view = (category, snapshot.fingerprint, live.tag)
 
         def assess() -> RiskAnalysis:
@@ -214,15 +213,10 @@ class Live:
     def _risk(
         self, snapshot: Snapshot[Any], live: LiveData, params: DeletionRiskParams, preset: RiskPreset | None
     ) -> Job:
-        text = snapshot.category is Category.TEXT_GENERATION
-        grouped = params.group_text_models and text
-        variations = params.include_backend_variations and text and not grouped
-
         def make() -> Answer:
             return _answer(self._report(snapshot, live, params, preset).model_dump_json().encode())
 
-        key = ("risk", snapshot.category, snapshot.fingerprint, live.tag, grouped, variations, preset, params.limit)
-        return (*key, params.offset), make
+        return _risk_key(snapshot, live, params, preset), make
 
     async def _live_category(
         self, category: Category, unsupported: str, *, workers: bool
@@ -262,6 +256,21 @@ def _answer(body: bytes) -> Answer:
     """An answer tagged by its bytes (live data carries the time the AI-Horde gave it, which each process
     fetches on its own)."""
     return Answer(body, content_tag(body))
+
+
+def _risk_view(category: Category, params: DeletionRiskParams) -> tuple[bool, bool]:
+    """Whether the analysis is grouped, and whether it has backend variations (text only; grouping wins)."""
+    text = category is Category.TEXT_GENERATION
+    grouped = params.group_text_models and text
+    return grouped, params.include_backend_variations and text and not grouped
+
+
+def _risk_key(
+    snapshot: Snapshot[Any], live: LiveData, params: DeletionRiskParams, preset: RiskPreset | None
+) -> tuple[Any, ...]:
+    """What a deletion-risk answer is made from (the same key for its bytes and its model)."""
+    view = _risk_view(snapshot.category, params)
+    return ("risk", snapshot.category, snapshot.fingerprint, live.tag, *view, preset, params.limit, params.offset)
 
 
 def _preset(name: str | None) -> RiskPreset | None:

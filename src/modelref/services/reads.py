@@ -9,7 +9,7 @@ import hashlib
 import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Generic
+from typing import Any, Generic
 
 import orjson
 
@@ -84,6 +84,13 @@ class Reads(Generic[B]):
         if found is None:
             raise NotFound(f"Model '{shown(key)}' not found in category '{category.value}'")
         return Body(found, snapshot.last_updated)
+
+    def document(self, category: Category, key: str) -> Mapping[str, Any]:
+        """A record as stored (its v2 document), for a reader that needs its fields rather than its bytes."""
+        snapshot = self.snapshot(category)
+        if key not in snapshot.records:
+            raise NotFound(f"Model '{shown(key)}' not found in category '{category.value}'")
+        return next(hit.document for hit in snapshot.hits if hit.key == key)
 
     def v1_category(self, category: Category) -> Body[B]:
         """The legacy document of a category; lora and ti are always ``{}`` (managed elsewhere)."""

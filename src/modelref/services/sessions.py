@@ -55,12 +55,7 @@ class Sessions(OnPrimary):
         self.auth = auth
         self.clock = clock
 
-    @property
-    def available(self) -> bool:
-        """Whether anyone can sign in here (a REPLICA has no database: its UI is read-only)."""
-        return self._store is not None
-
-    def open(self, apikey: str) -> tuple[str, WebSession]:
+    def open(self, apikey: str) -> str:
         """Check *apikey* (Unauthorized when the AI-Horde does not know it) and keep it; the cookie's token."""
         user = self.auth.user(apikey)
         token = secrets.token_urlsafe(32)
@@ -77,7 +72,7 @@ class Sessions(OnPrimary):
         with self.store.write() as tx:
             tx.sessions.expire(now)
             tx.sessions.add(stored)
-        return token, _opened(stored, apikey)
+        return token
 
     def find(self, token: str | None) -> WebSession | None:
         """The session a cookie's token names, if it is still valid (never on a REPLICA)."""

@@ -15,12 +15,12 @@ from modelref.domain.changes import User
 from modelref.domain.deployment import Deployment
 from modelref.domain.formats import Format
 from modelref.domain.inputs import shown
-from modelref.domain.textgroups import (
+from modelref.domain.textgroups import GroupNameSchemaResponse
+from modelref.domain.textstructure import (
     AliasEntry,
     Family,
     GroupAliasListResponse,
     GroupFamilyListResponse,
-    GroupNameSchemaResponse,
     GroupNameSchemaUpdateRequest,
     TextModelGroupNameSchema,
     TextStructure,
@@ -30,12 +30,11 @@ from modelref.errors import AlreadyExists, NotFound
 from modelref.services.auth import Caller
 from modelref.services.primary import OnPrimary
 from modelref.storage.store import Store, Tx
-from modelref.storage.textmeta import last_audit_event
 
-AUDIT_CATEGORY = "text_group_aliases"
+ALIAS_AUDIT_CATEGORY = "text_group_aliases"
 FAMILY_AUDIT_CATEGORY = "text_group_families"
 SCHEMA_AUDIT_CATEGORY = "text_group_schemas"
-STRUCTURAL_AUDIT_CATEGORIES = (AUDIT_CATEGORY, FAMILY_AUDIT_CATEGORY, SCHEMA_AUDIT_CATEGORY)
+STRUCTURAL_AUDIT_CATEGORIES = (ALIAS_AUDIT_CATEGORY, FAMILY_AUDIT_CATEGORY, SCHEMA_AUDIT_CATEGORY)
 
 
 class StructureSource(Protocol):
@@ -51,12 +50,13 @@ class StoredStructure:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self._held: tuple[int, TextStructure] | None = None
-        """The structure read last and the id of the latest structural audit event before it was read."""
+        self._held: tuple[int | None, TextStructure] | None = None
+        """The structure read last and the id of the latest structural audit event before it was read (None:
+        there was none)."""
 
     def structure(self) -> TextStructure:
         with self.store.read() as tx:
-            version = last_audit_event(tx.aliases.conn, STRUCTURAL_AUDIT_CATEGORIES)
+            version = tx.audit.last_event_id(STRUCTURAL_AUDIT_CATEGORIES)
             held = self._held
             if held is not None and held[0] == version:
                 return held[1]
@@ -83,8 +83,8 @@ class _Structure(OnPrimary):
 
 
 class Aliases(_Structure):
-    """Group aliases: an alias names one canonical group; ``resolve`` maps a name through them. *groups* gives
-    the names of the text groups that have members now (none of them may become an alias)."""
+    """Group aliases: an alias names one canonical group (``TextStructure.resolve`` maps a name through them).
+    *groups* gives the names of the text groups that have members now (none of them may become an alias)."""
 
     def __init__(
         self,
@@ -169,7 +169,7 @@ class Aliases(_Structure):
 
     @staticmethod
     def _audit(tx: Tx, user: User, canonical: str, before: list[str], after: list[str]) -> None:
-        _audit(tx, user, AUDIT_CATEGORY, canonical, _listed("aliases", before), _listed("aliases", after))
+        _audit(tx, user, ALIAS_AUDIT_CATEGORY, canonical, _listed("aliases", before), _listed("aliases", after))
 
 
 def _no_entry(canonical: str) -> str:

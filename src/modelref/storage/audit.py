@@ -57,6 +57,13 @@ class AuditLog:
             query = query.where(_e.event_id <= upto)
         return [_event(row) for row in self.conn.execute(query)]
 
+    def last_event_id(self, categories: Sequence[str]) -> int | None:
+        """The id of the latest event of *categories* (None: there is none). Ids are handed out under the chain
+        head's lock, held until the commit, so they grow in commit order: a larger id is a later commit."""
+        query = sa.select(sa.func.max(_e.event_id)).where(_e.category.in_(list(categories)))
+        found = self.conn.execute(query).scalar()
+        return None if found is None else int(found)
+
     def count(self) -> int:
         return int(self.conn.execute(sa.select(sa.func.count()).select_from(audit_events)).scalar() or 0)
 

@@ -8,8 +8,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from modelref.domain.textgroups import TextModelGroupNameSchema
-from modelref.storage.tables import audit_events
+from modelref.domain.textstructure import TextModelGroupNameSchema
 from modelref.storage.tables import text_group_aliases as _t
 from modelref.storage.tables import text_group_families as _f
 from modelref.storage.tables import text_group_schemas as _s
@@ -114,10 +113,3 @@ class SchemaTable:
     def delete(self, group: str) -> bool:
         """Forget the group's schema; whether it had one."""
         return self.conn.execute(_s.delete().where(_s.c.group_name == group)).rowcount > 0
-
-
-def last_audit_event(conn: Connection, categories: Sequence[str]) -> int:
-    """The id of the latest audit event of *categories* (0: none). Ids are handed out under the chain head's
-    lock, held until the commit, so they grow in commit order: a larger id means a later committed change."""
-    query = sa.select(sa.func.max(audit_events.c.event_id)).where(audit_events.c.category.in_(list(categories)))
-    return int(conn.execute(query).scalar() or 0)

@@ -4,8 +4,8 @@ The SVG carries no ``style`` attribute, no ``<style>`` or ``<script>`` element a
 from the page's stylesheet through the classes ``chart``, ``chart-bar``, ``chart-bar-alt``, ``chart-label``,
 ``chart-value``, ``chart-axis`` and ``chart-empty``. Every piece of user text (titles, labels, links) is escaped.
 
-Ids are derived from a hash of the chart's content, so the same data gives the same bytes (strong ETags stay
-stable) while different charts on one page get different ids.
+Ids are derived from a hash of the chart's content, so the same data gives the same bytes while different
+charts on one page get different ids.
 """
 
 from __future__ import annotations

@@ -1,7 +1,5 @@
-"""The UI's pages: each gathers what it shows from the services the API routes use and renders a template.
-
-Nothing here knows HTTP: a page is a function of the services, who is looking (``Viewer``) and its typed
-inputs, and returns HTML. Every value from the data reaches the page through Jinja2's autoescaping.
+"""The UI's pages as HTML: each renders a template from who is looking (``Viewer``) and the typed answers
+``Site`` gathered from the services. Every value from the data reaches the page through Jinja2's autoescaping.
 """
 
 from __future__ import annotations
@@ -18,6 +16,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from markupsafe import Markup
 
 from modelref.domain.audit import ChangeStatus
+from modelref.domain.audit_views import RecordChange
 from modelref.domain.categories import Category
 from modelref.domain.changes import FieldDiff, PendingChangeDiff, PendingChangeRecord
 from modelref.domain.convert import has_legacy_format, legacy_view
@@ -48,7 +47,6 @@ COLUMNS = (
 PAGE_SIZES = (25, 50, 100, 200)
 HEALTH_PAGE = 100
 RISK_PAGE = 100
-FILTERS = tuple(SearchParams.model_fields)
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,9 +138,7 @@ class Pages:
             lstrip_blocks=True,
         )
         self.env.filters.update(size=_size, when=_when, json=_json, cell=_cell, link=_link)
-        self.env.globals.update(
-            model_url=model_url, group_url=group_url, categories=list(Category), quote=quote, urlencode=urlencode
-        )
+        self.env.globals.update(model_url=model_url, group_url=group_url)
         for name in self.env.list_templates(extensions=["html"]):
             self.env.get_template(name)  # compiled at start-up, not by a visitor's first request
 
@@ -158,7 +154,7 @@ class Pages:
         return self.render("search.html", viewer, query=query, page=page, error=error, title=f"Search: {query}")
 
     def category(
-        self, viewer: Viewer, category: Category, browse: Browse, page: SearchPage | None, **facts: Any
+        self, viewer: Viewer, category: Category, browse: Browse, page: SearchPage | None, baselines: Sequence[str]
     ) -> str:
         record_type = RECORD_CLASSES[category]
         fields = record_fields(record_type)
@@ -187,7 +183,8 @@ class Pages:
             page_sizes=PAGE_SIZES,
             text=category is Category.TEXT_GENERATION,
             image=category is Category.IMAGE_GENERATION,
-            **facts,
+            usage_supported=category in HORDE_KINDS,
+            baselines=baselines,
         )
 
     def model(
@@ -199,7 +196,7 @@ class Pages:
         *,
         usage: CombinedModelStatistics | None,
         group: GroupMembersResponse | None,
-        history: Sequence[Any],
+        history: Sequence[RecordChange],
     ) -> str:
         legacy: Any = None
         if has_legacy_format(category):

@@ -8,6 +8,7 @@ the API over HTTP. Errors the services raise become pages with the status the AP
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -27,7 +28,7 @@ from modelref.domain.queue import ApplyPendingChangeRequest, PendingBatchRequest
 from modelref.domain.risk import DeletionRiskParams, RiskPreset
 from modelref.domain.sessions import WebSession
 from modelref.domain.usage import HORDE_KINDS, PopularParams, PopularSort
-from modelref.errors import InvalidBody, ModelRefError, NotFound, Unauthorized
+from modelref.errors import InvalidBody, ModelRefError, Unauthorized
 from modelref.services.apply import Applier
 from modelref.services.auth import Auth, Authorizer, Role
 from modelref.services.history import History
@@ -100,6 +101,20 @@ class Site:
         deployment = self.reads.deployment
         return Viewer(session, csrf, deployment, self.replica() if self.replica else None, path)
 
+    def visit(self, token: str | None, csrf_cookie: str | None, path: str) -> tuple[Viewer, str | None]:
+        """Who is looking, from the cookies: the session a token names, and the CSRF token forms carry (the
+        session's, or before sign-in the cookie's; a new one, returned second, when there is none)."""
+        session = self.sessions.find(token)
+        if session is not None:
+            return self.viewer(session, session.csrf, path), None
+        if csrf_cookie and 32 <= len(csrf_cookie) <= 128:
+            return self.viewer(None, csrf_cookie, path), None
+        fresh = secrets.token_urlsafe(32)
+        return self.viewer(None, fresh, path), fresh
+
+    def _no_category(self, viewer: Viewer, name: str) -> Page:
+        return Page(self.pages.error(viewer, 404, f"There is no model category '{name[:80]}'."), 404)
+
     def _error(self, viewer: Viewer, error: ModelRefError) -> Page:
         status = self.status_of(error)
         return Page(self.pages.error(viewer, status, error.detail), status)
@@ -126,7 +141,7 @@ class Site:
     def category(self, viewer: Viewer, name: str, query: Mapping[str, list[str]]) -> Page:
         category = _category(name)
         if category is None:
-            return Page(self.pages.error(viewer, 404, f"There is no model category '{name[:80]}'."), 404)
+            return self._no_category(viewer, name)
         browse = _browse(query)
         try:
             snapshot = self.reads.snapshot(category)
@@ -145,15 +160,12 @@ class Site:
     async def model(self, viewer: Viewer, name: str, key: str) -> Page:
         category = _category(name)
         if category is None:
-            return Page(self.pages.error(viewer, 404, f"There is no model category '{name[:80]}'."), 404)
+            return self._no_category(viewer, name)
         try:
-            snapshot = self.reads.snapshot(category)
-            hit = next((h for h in snapshot.hits if h.key == key), None)
-            if hit is None:
-                raise NotFound(f"Model '{key[:200]}' not found in category '{category.value}'.")
+            document = self.reads.document(category, key)
             usage = await self.live.model_usage(category, key)
             group = None
-            group_name = hit.document.get("text_model_group")
+            group_name = document.get("text_model_group")
             if category is Category.TEXT_GENERATION and isinstance(group_name, str) and group_name:
                 try:
                     group = self.text.group(group_name)
@@ -165,7 +177,7 @@ class Site:
                 history = await anyio.to_thread.run_sync(self.history.record, category, key)
         except ModelRefError as error:
             return self._error(viewer, error)
-        html = self.pages.model(viewer, category, key, hit.document, usage=usage, group=group, history=history)
+        html = self.pages.model(viewer, category, key, document, usage=usage, group=group, history=history)
         return Page(html)
 
     def group(self, viewer: Viewer, name: str) -> Page:
@@ -177,7 +189,7 @@ class Site:
     async def statistics(self, viewer: Viewer, name: str) -> Page:
         category = _category(name)
         if category is None:
-            return Page(self.pages.error(viewer, 404, f"There is no model category '{name[:80]}'."), 404)
+            return self._no_category(viewer, name)
         try:
             statistics = self.reads.snapshot(category).statistics(grouped=False)
             wanted = PopularParams(limit=20, sort_by=PopularSort.USAGE_MONTH)
@@ -186,7 +198,10 @@ class Site:
             return self._error(viewer, error)
         return Page(self.pages.statistics(viewer, statistics, ranking))
 
-    async def risk(self, viewer: Viewer, name: str, preset: str, offset: int) -> Page:
+    async def risk(self, viewer: Viewer, name: str, preset: str, offset: int, switch_to: str = "") -> Outcome:
+        """A page of the deletion-risk table; *switch_to*: the category the form's select asks for."""
+        if switch_to and switch_to != name:
+            return Redirect(f"/ui/{quote(switch_to)}/deletion-risk" + (f"?preset={quote(preset)}" if preset else ""))
         category = _category(name)
         if category not in HORDE_KINDS:
             message = "Deletion risk is analysed for image_generation and text_generation only."
@@ -216,36 +231,42 @@ class Site:
             return Page(self.pages.read_only(viewer, "Signing in"))
         return Page(self.pages.signin(viewer, message, _local(next_path)), status)
 
-    def signin(self, viewer: Viewer, apikey: str, next_path: str) -> SignedIn | Page:
+    def signin(self, viewer: Viewer, apikey: str, next_path: str, *, replacing: str | None) -> SignedIn | Page:
+        """Check the key and open a session (closing the one *replacing* names); the form again when refused."""
         if not viewer.writable:
             return Page(self.pages.read_only(viewer, "Signing in"))
         apikey = apikey.strip()
         if not apikey or len(apikey) > 200:
             return self.signin_form(viewer, next_path, "Enter your AI-Horde API key.", 400)
         try:
-            token, _ = self.sessions.open(apikey)
+            token = self.sessions.open(apikey)
         except Unauthorized as error:
             return self.signin_form(viewer, next_path, error.detail, 401)
         except ModelRefError as error:
             return self.signin_form(viewer, next_path, error.detail, self.status_of(error))
+        self.sessions.close(replacing)
         return SignedIn(token, _local(next_path))
+
+    def signout(self, token: str | None) -> Redirect:
+        self.sessions.close(token)
+        return Redirect("/")
 
     # -- the review queue ---------------------------------------------------------------------------------------
 
-    def _approver(self, viewer: Viewer, what: str) -> Authorizer | Page:
-        """The approver's caller, or the page to show instead: read-only, or the sign-in form (200)."""
+    def _caller(self, viewer: Viewer, role: Role, what: str) -> Authorizer | Page:
+        """The signed-in caller with *role*, or the page to show instead: read-only on a REPLICA, else the
+        sign-in form (200), saying which role is missing when someone without it is signed in."""
         if not viewer.writable:
             return Page(self.pages.read_only(viewer, what))
         session = viewer.session
-        if session is None or not session.is_approver:
-            message = (
-                None if session is None else f"{what} needs the approver role; {session.username} does not have it."
-            )
-            return self.signin_form(viewer, viewer.path, message)
-        return Authorizer(self.auth, session.apikey, Role.APPROVER, Format.V2)
+        has_role = session is not None and (session.is_approver if role is Role.APPROVER else session.is_requestor)
+        if session is None or not has_role:
+            missing = f"{what} needs the {role.value} role; {session.username} does not have it." if session else None
+            return self.signin_form(viewer, viewer.path, missing)
+        return Authorizer(self.auth, session.apikey, role, Format.V2)
 
     def queue(self, viewer: Viewer, status: str) -> Page:
-        caller = self._approver(viewer, "The review queue")
+        caller = self._caller(viewer, Role.APPROVER, "The review queue")
         if isinstance(caller, Page):
             return caller
         wanted = next((s for s in ChangeStatus if s.value == status), ChangeStatus.PENDING)
@@ -256,7 +277,7 @@ class Site:
         return Page(self.pages.queue(viewer, page.items, wanted))
 
     def change(self, viewer: Viewer, change_id: int, message: str | None = None, status: int = 200) -> Page:
-        caller = self._approver(viewer, "Reviewing a change")
+        caller = self._caller(viewer, Role.APPROVER, "Reviewing a change")
         if isinstance(caller, Page):
             return caller
         try:
@@ -267,7 +288,7 @@ class Site:
         return Page(self.pages.change(viewer, change, diff, message), status)
 
     def decide(self, viewer: Viewer, change_id: int, *, approve: bool, text: str) -> Outcome:
-        caller = self._approver(viewer, "Reviewing a change")
+        caller = self._caller(viewer, Role.APPROVER, "Reviewing a change")
         if isinstance(caller, Page):
             return caller
         try:
@@ -286,7 +307,7 @@ class Site:
         return Redirect(f"/ui/review/{change_id}")
 
     def apply(self, viewer: Viewer, change_id: int, job_id: str) -> Outcome:
-        caller = self._approver(viewer, "Applying a change")
+        caller = self._caller(viewer, Role.APPROVER, "Applying a change")
         if isinstance(caller, Page):
             return caller
         try:
@@ -300,32 +321,18 @@ class Site:
 
     # -- proposing ----------------------------------------------------------------------------------------------
 
-    def _requestor(self, viewer: Viewer) -> Authorizer | Page:
-        if not viewer.writable:
-            return Page(self.pages.read_only(viewer, "Proposing a change"))
-        session = viewer.session
-        if session is None or not session.is_requestor:
-            message = (
-                None if session is None else f"Proposing needs the requestor role; {session.username} does not have it."
-            )
-            return self.signin_form(viewer, viewer.path, message)
-        return Authorizer(self.auth, session.apikey, Role.REQUESTOR, Format.V2)
-
     def propose_form(self, viewer: Viewer, name: str, editing: str) -> Page:
         category = _category(name)
         if category is None:
-            return Page(self.pages.error(viewer, 404, f"There is no model category '{name[:80]}'."), 404)
-        caller = self._requestor(viewer)
+            return self._no_category(viewer, name)
+        caller = self._caller(viewer, Role.REQUESTOR, "Proposing a change")
         if isinstance(caller, Page):
             return caller
         if editing:
             try:
-                hit = next((h for h in self.reads.snapshot(category).hits if h.key == editing), None)
+                draft = orjson.dumps(self.reads.document(category, editing), option=orjson.OPT_INDENT_2).decode()
             except ModelRefError as error:
                 return self._error(viewer, error)
-            if hit is None:
-                return Page(self.pages.error(viewer, 404, f"Model '{editing[:200]}' not found."), 404)
-            draft = orjson.dumps(hit.document, option=orjson.OPT_INDENT_2).decode()
         else:
             draft = orjson.dumps({"name": "", "record_type": category.value}, option=orjson.OPT_INDENT_2).decode()
         return Page(self.pages.propose(viewer, category, draft, editing=editing or None))
@@ -333,8 +340,8 @@ class Site:
     def propose(self, viewer: Viewer, name: str, draft: str, editing: str) -> Outcome:
         category = _category(name)
         if category is None:
-            return Page(self.pages.error(viewer, 404, f"There is no model category '{name[:80]}'."), 404)
-        caller = self._requestor(viewer)
+            return self._no_category(viewer, name)
+        caller = self._caller(viewer, Role.REQUESTOR, "Proposing a change")
         if isinstance(caller, Page):
             return caller
         editing = editing or ""
