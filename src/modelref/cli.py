@@ -434,8 +434,8 @@ def serve(
         raise _fail(error) from None
     log = logging.getLogger("modelref")
     log.info(
-        "modelref %s on http://%s:%d (docs: http://%s:%d/api/docs): canonical format %s, %s, %d worker%s, "
-        "access log %s",
+        "modelref %s on http://%s:%d (web UI there; docs: http://%s:%d/api/docs): canonical format %s, %s, "
+        "%d worker%s, access log %s",
         settings.replicate_mode.value,
         host,
         port,

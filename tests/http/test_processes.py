@@ -49,7 +49,7 @@ def test_serve_seeds_an_empty_database_and_logs_what_it_is(tmp_path: Path) -> No
     assert "INFO modelref: modelref PRIMARY on http://127.0.0.1:" in text
     assert "canonical format v2" in text
     assert "modelref.sqlite3" in text
-    assert "(docs: http://127.0.0.1:" in text
+    assert "(web UI there; docs: http://127.0.0.1:" in text
     assert f"image_generation {REAL_IMAGE}" in text
 
 
